@@ -1,0 +1,1 @@
+"""Dagster resources: market-data sources and the lake's IO manager."""
