@@ -1,0 +1,187 @@
+"""The Parquet lake, locally and on a real S3-compatible server (moto over HTTP on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from lake_data import daily_frame, minute_frame
+from tradingstation import lake as lake_module
+from tradingstation import schemas
+from tradingstation.errors import LakeConfigError, LakeUnreachableError, NotASessionError, UnknownDatasetError
+from tradingstation.lake import Lake
+
+SESSIONS = ["2025-11-25", "2025-11-26", "2025-11-28", "2025-12-01"]
+
+
+def roundtrip(lake: Lake) -> None:
+    df = daily_frame(SESSIONS, ["AAPL", "MSFT", "BRK.B"])
+    infos = lake.write_sessions("daily_bars", df, SESSIONS)
+    assert [i.rows for i in infos] == [3, 3, 3, 3]
+    assert infos[0].uri.endswith("daily_bars/date=2025-11-25/part-0.parquet")
+    assert lake.sessions("daily_bars") == [dt.date.fromisoformat(s) for s in SESSIONS]
+    back = lake.read("daily_bars", "2025-11-26", "2025-11-28")
+    assert back.schema == schemas.DAILY_BARS
+    assert back["date"].unique().sort().to_list() == [dt.date(2025, 11, 26), dt.date(2025, 11, 28)]
+    expected = df.filter(pl.col("date").is_between(dt.date(2025, 11, 26), dt.date(2025, 11, 28)))
+    assert back.sort("date", "symbol").equals(expected.sort("date", "symbol"))
+    only = lake.read("daily_bars", symbols=["brk.b"])
+    assert only["symbol"].unique().to_list() == ["BRK.B"] and only.height == 4
+
+
+def test_local_roundtrip(tmp_path: Path) -> None:
+    roundtrip(Lake(str(tmp_path / "lake")))
+
+
+@pytest.mark.s3
+def test_s3_roundtrip(s3_env: str, s3_endpoint: str) -> None:
+    roundtrip(Lake(f"s3://{s3_env}/prod/lake", endpoint_url=s3_endpoint))
+
+
+def test_empty_result_is_an_empty_file_with_the_full_schema(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    info = lake.write("intraday_1m", "2025-11-28", schemas.empty(schemas.INTRADAY_BARS))
+    assert info.rows == 0 and Path(info.uri).exists()
+    on_disk = pl.read_parquet(info.uri)
+    assert on_disk.height == 0 and list(on_disk.schema) == [c for c in schemas.INTRADAY_BARS if c != "date"]
+    assert lake.exists("intraday_1m", "2025-11-28") and not lake.exists("intraday_1m", "2025-11-26")
+
+
+def test_write_sessions_writes_empty_files_for_sessions_without_rows(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    infos = lake.write_sessions("daily_bars", daily_frame(["2025-11-25"], ["A"]), ["2025-11-25", "2025-11-26"])
+    assert [i.rows for i in infos] == [1, 0]
+    with pytest.raises(ValueError, match="sessions not being written"):
+        lake.write_sessions("daily_bars", daily_frame(["2025-11-25"], ["A"]), ["2025-11-26"])
+
+
+def test_rewrite_replaces_atomically_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["A", "B"]))
+    lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["C"]))
+    assert lake.read("daily_bars")["symbol"].to_list() == ["C"]
+    assert [p.name for p in (tmp_path / "daily_bars" / "date=2025-11-25").iterdir()] == ["part-0.parquet"]
+
+
+def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["A"]))
+    bad = daily_frame(["2025-11-25"], ["B"]).with_columns(volume=pl.lit("lots"))
+    with pytest.raises(schemas.SchemaError, match="volume"):
+        lake.write("daily_bars", "2025-11-25", bad)
+    assert lake.read("daily_bars")["symbol"].to_list() == ["A"]
+    assert len(list((tmp_path / "daily_bars" / "date=2025-11-25").iterdir())) == 1
+
+
+def test_notebook_reads_with_plain_polars_and_duckdb(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lake.write_sessions("daily_bars", daily_frame(SESSIONS, ["AAPL", "NVDA"]), SESSIONS)
+    scanned = pl.scan_parquet(str(tmp_path / "daily_bars" / "**" / "*.parquet"), hive_partitioning=True).collect()
+    assert scanned.height == 8 and scanned.schema["date"] == pl.Date
+    assert scanned.schema["ts"] == pl.Datetime("us", "UTC")
+    rows = duckdb.sql(
+        f"select date, count(*) from read_parquet('{tmp_path}/daily_bars/*/*.parquet', hive_partitioning=true) "
+        "group by 1 order by 1"
+    ).fetchall()
+    assert [r[1] for r in rows] == [2, 2, 2, 2] and str(rows[0][0]) == "2025-11-25"
+    assert lake.scan("daily_bars").select(pl.len()).collect().item() == 8
+
+
+def test_module_read_uses_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Lake(str(tmp_path)).write("intraday_1m", "2025-11-28", minute_frame("2025-11-28", ["TSLA", "NVDA"]))
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path))
+    df = lake_module.read("intraday_1m", start="2025-11-28", end="2025-11-28", symbols=["NVDA"])
+    assert df.height == 30 and set(df["symbol"]) == {"NVDA"}
+
+
+@pytest.mark.s3
+def test_s3_lake_is_read_by_plain_polars_and_duckdb(s3_env: str, s3_endpoint: str) -> None:
+    lake = Lake(f"s3://{s3_env}/lake", endpoint_url=s3_endpoint)
+    lake.write_sessions("daily_bars", daily_frame(SESSIONS, ["AAPL", "NVDA", "TSLA"]), SESSIONS)
+    options = {
+        "aws_access_key_id": "test-key-id",
+        "aws_secret_access_key": "test-secret-key",
+        "aws_endpoint_url": s3_endpoint,
+        "aws_region": "us-east-1",
+        "aws_allow_http": "true",
+    }
+    df = pl.scan_parquet(f"s3://{s3_env}/lake/daily_bars/**/*.parquet", hive_partitioning=True, storage_options=options).collect()
+    assert df.height == 12 and df.schema["date"] == pl.Date
+    con = duckdb_with_httpfs()
+    host = s3_endpoint.removeprefix("http://")
+    con.execute(
+        f"CREATE SECRET (TYPE s3, KEY_ID 'test-key-id', SECRET 'test-secret-key', ENDPOINT '{host}', "
+        "URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')"
+    )
+    got = con.sql(
+        f"select count(*), count(distinct date) from read_parquet('s3://{s3_env}/lake/daily_bars/*/*.parquet', "
+        "hive_partitioning=true)"
+    ).fetchone()
+    assert got == (12, 4)
+
+
+def duckdb_with_httpfs() -> duckdb.DuckDBPyConnection:
+    """duckdb with its S3 extension loaded from the duckdb-ext-httpfs wheel (no download at run time)."""
+    from importlib.metadata import files
+
+    ext = next(f for f in files("duckdb-ext-httpfs") or [] if f.name == "httpfs.duckdb_extension")
+    ext_dir = str(ext.locate()).split(f"/v{duckdb.__version__}/")[0]
+    con = duckdb.connect(config={"extension_directory": ext_dir, "autoinstall_known_extensions": False})
+    con.execute("LOAD httpfs")
+    return con
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def test_unknown_dataset_is_named(tmp_path: Path) -> None:
+    with pytest.raises(UnknownDatasetError, match="unknown dataset 'daily_bar'.*daily_bars"):
+        Lake(str(tmp_path)).read("daily_bar")
+
+
+def test_non_session_key_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    with pytest.raises(NotASessionError, match="2025-12-25"):
+        Lake(str(tmp_path)).write("daily_bars", "2025-12-25", schemas.empty(schemas.DAILY_BARS))
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("root", ["gs://bucket/lake", "ftp://host/lake", "hdfs:///lake"])
+def test_unknown_scheme(root: str) -> None:
+    with pytest.raises(LakeConfigError, match="unknown lake scheme"):
+        Lake(root)
+
+
+def test_missing_s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    with pytest.raises(LakeConfigError, match="AWS_ACCESS_KEY_ID"):
+        Lake("s3://bucket/lake", endpoint_url="https://nyc3.digitaloceanspaces.com")
+
+
+def test_unreachable_endpoint_errors_clearly_and_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import _free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    endpoint = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    lake = Lake("s3://bucket/lake", endpoint_url=endpoint)
+    with pytest.raises(LakeUnreachableError, match=f"cannot reach the lake s3://bucket/lake at {endpoint}"):
+        lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["A"]))
+
+
+@pytest.mark.s3
+def test_wrong_credentials_are_named(s3_env: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = Lake(f"s3://no-such-bucket-{s3_env}/lake", endpoint_url=s3_endpoint)
+    with pytest.raises(LakeConfigError, match="bucket"):
+        lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["A"]))
+
+
+def test_s3_credentials_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASECRETID")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret")
+    text = repr(Lake("s3://bucket/lake", endpoint_url="https://nyc3.digitaloceanspaces.com"))
+    assert "very-secret" not in text and "AKIASECRETID" not in text

@@ -1,0 +1,147 @@
+"""The `tradingstation` command line: the operations runbook, through Dagster."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tradingstation import calendar, schemas
+from tradingstation.errors import TradingStationError
+
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+
+
+def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
+    """The most recent session whose regular close has passed."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    today = now.astimezone(calendar.NY).date()
+    if calendar.is_session(today) and now >= calendar.session_close(today):
+        return today
+    return calendar.previous_session(today)
+
+
+def instance():  # -> dg.DagsterInstance
+    """The Dagster instance of $DAGSTER_HOME, or a local SQLite one under ./.dagster_home."""
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(Path(DEFAULT_DAGSTER_HOME).resolve())
+        os.environ["DAGSTER_HOME"] = home
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from tradingstation.definitions import defs
+
+    if args.start or args.end:
+        if not (args.start and args.end):
+            raise TradingStationError("--start and --end go together")
+        first, last = calendar.session(args.start), calendar.session(args.end)
+        tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+        partition_key, label = None, f"sessions {first} .. {last}"
+    else:
+        day = calendar.session(args.date) if args.date else latest_closed_session()
+        tags, partition_key, label = {}, day.isoformat(), f"session {day}"
+    job = defs.resolve_job_def(args.job)
+    selection = [dg.AssetKey(a.strip()) for a in args.select.split(",")] if args.select else None
+    print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ.get('DAGSTER_HOME') or 'unset'})")
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance(), partition_key=partition_key, tags=tags, asset_selection=selection, raise_on_error=False
+    )
+    elapsed = time.perf_counter() - started
+    print_materializations(result)
+    status = "succeeded" if result.success else "FAILED"
+    print(f"run {result.run_id} {status} in {elapsed:.1f}s")
+    return 0 if result.success else 1
+
+
+def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
+    rows: dict[str, list] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        meta = mat.metadata
+        name = mat.asset_key.to_user_string()
+        entry = rows.setdefault(name, [0, "", 0])
+        count = meta.get("dagster/row_count")
+        entry[0] = count.value if count is not None else entry[0]
+        key = meta.get("lake_key")
+        entry[1] = key.value if key is not None else entry[1]
+        entry[2] += 1
+    if not rows:
+        return
+    width = max(len(n) for n in rows)
+    print(f"{'asset':<{width}}  {'rows':>10}  lake key")
+    for name, (count, key, _) in rows.items():
+        print(f"{name:<{width}}  {count:>10,}  {key}")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    start = calendar.to_date(args.start)
+    end = calendar.to_date(args.end) if args.end else start + dt.timedelta(days=14)
+    for day in calendar.sessions_in_range(start, end):
+        t = calendar.session_times(day)
+        early = "  early close" if t.is_early_close else ""
+        ny = calendar.NY
+        print(f"{day}  open {t.open.astimezone(ny):%H:%M} close {t.close.astimezone(ny):%H:%M} ET{early}")
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from tradingstation.lake import Lake
+
+    df = Lake.from_env().read(args.dataset, args.start, args.end or args.start, symbols=args.symbols)
+    with pl.Config(tbl_rows=args.rows, tbl_cols=12):
+        print(df)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tradingstation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mat = sub.add_parser("materialize", help="materialize a job's assets for a session or a range, through Dagster")
+    mat.add_argument("--date", help="session YYYY-MM-DD (default: the latest closed session)")
+    mat.add_argument("--start", help="first session of a range (one run, like a single-run backfill)")
+    mat.add_argument("--end", help="last session of a range")
+    mat.add_argument("--job", default="session_job", help="job name (default session_job)")
+    mat.add_argument("--select", help="comma-separated asset names to run instead of the whole job")
+    mat.set_defaults(func=cmd_materialize)
+
+    ses = sub.add_parser("sessions", help="list NYSE sessions with their open and close")
+    ses.add_argument("--start", default=dt.date.today().isoformat())
+    ses.add_argument("--end")
+    ses.set_defaults(func=cmd_sessions)
+
+    rd = sub.add_parser("read", help="print a dataset from the lake")
+    rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
+    rd.add_argument("--start", required=True)
+    rd.add_argument("--end")
+    rd.add_argument("--symbols", type=schemas.normalize_symbols)
+    rd.add_argument("--rows", type=int, default=20)
+    rd.set_defaults(func=cmd_read)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (TradingStationError, FileNotFoundError) as exc:
+        print(f"tradingstation: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The one Definitions object: assets, jobs and resources of TradingStation."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
+from tradingstation.assets.universe import universe
+from tradingstation.partitions import SESSION_PARTITIONS
+from tradingstation.resources.config import resources_from_env
+
+MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
+ALL_ASSETS = [*MARKET_DATA_ASSETS]
+
+# Every step runs in the run's own process: the multiprocess executor pays ~3 s of process
+# start per step here, more than most steps take.
+EXECUTOR = dg.in_process_executor
+
+session_job = dg.define_asset_job(
+    "session_job",
+    selection=dg.AssetSelection.assets(*ALL_ASSETS),
+    partitions_def=SESSION_PARTITIONS,
+    description="Every asset of one trading session, in dependency order.",
+)
+market_data_job = dg.define_asset_job(
+    "market_data_job",
+    selection=dg.AssetSelection.groups("market_data"),
+    partitions_def=SESSION_PARTITIONS,
+    description="The universe and its bars for one session.",
+)
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    jobs=[session_job, market_data_job],
+    resources=resources_from_env(),
+    executor=EXECUTOR,
+)
