@@ -1,0 +1,1 @@
+"""Pure, vectorized polars screeners: data frames in, data frames out; no Dagster."""
