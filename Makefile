@@ -1,0 +1,37 @@
+# The README's commands. Each installs what it needs into .venv first.
+VENV        ?= .venv
+PYTHON      ?= python3
+PY          := $(VENV)/bin/python
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME
+
+.PHONY: install run test bench ui clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## make run: materialize one whole trading session of every asset (local lake, SQLite instance, synthetic source)
+run: install
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(VENV)/bin/tradingstation materialize
+
+## make test: the test suite
+test: install
+	$(VENV)/bin/pytest -q
+
+## make bench: speed figures (not tests)
+bench: install
+	$(PY) -m benchmarks.run
+
+## make ui: the Dagster UI (webserver + daemon) on http://127.0.0.1:3000 against the same instance
+ui: install
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf data/lake .dagster_home
