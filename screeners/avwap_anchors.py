@@ -1,0 +1,189 @@
+"""Anchored-VWAP anchors: the bars worth anchoring a VWAP to, and where price stands against them.
+
+As of a session (``as_of``, default the latest in the frame), every bar among a symbol's last
+``lookback_days`` bars (``as_of`` included) is an anchor when it is a gap up / gap down of at
+least ``gap_threshold`` percent against the prior close (``gap_up``, ``gap_down``), has volume of
+at least ``volume_spike`` times its prior ``volume_avg_days``-day average (``volume_spike``), is a
+*confirmed* swing high / low (its high above / low below the ``swing_window`` bars on each side,
+with those later bars on or before ``as_of``: ``swing_high``, ``swing_low``), is the window's
+highest high / lowest low (the latest one on a tie: ``highest_high``, ``lowest_low``), or is an
+earnings date from the optional ``earnings`` frame (``earnings``). For each (symbol, anchor) the
+anchored VWAP runs from the anchor bar through the ``as_of`` bar with typical price × volume,
+computed from per-symbol cumulative sums (no loop), so one bar can be several anchor types.
+Not a signal screener: the output is ``ANCHOR_SCHEMA`` (below), one row per anchor.
+
+Inputs: ``daily`` bars (bar contract), ``lookback_days + volume_avg_days`` sessions or more;
+optional ``earnings`` frame with ``symbol`` and ``date`` (the session of the report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from screeners.indicators import gap_percent, relative_volume, typical_price
+
+ANCHOR_TYPES = (
+    "gap_up", "gap_down", "volume_spike", "swing_high", "swing_low", "highest_high", "lowest_low", "earnings"
+)
+
+# date: the as_of session; anchor_date: the anchor bar's session; avwap: VWAP from the anchor bar
+# through the as_of bar; close: the as_of close; distance_pct: (close / avwap - 1) * 100;
+# bars_since: the symbol's bars from the anchor to as_of (0 = the anchor is the as_of bar).
+ANCHOR_SCHEMA = pl.Schema(
+    {
+        "date": pl.Date,
+        "symbol": pl.String,
+        "anchor_date": pl.Date,
+        "anchor_type": pl.String,
+        "avwap": pl.Float64,
+        "close": pl.Float64,
+        "distance_pct": pl.Float64,
+        "bars_since": pl.Int64,
+    }
+)
+
+
+@dataclass(frozen=True)
+class AnchorParams:
+    lookback_days: int = 30  # bars (sessions) back from as_of, as_of included
+    gap_threshold: float = 4.0  # percent, open against the prior close
+    volume_spike: float = 2.0  # × the prior volume_avg_days average volume
+    swing_window: int = 3  # bars on each side a swing high/low must exceed
+    volume_avg_days: int = 50  # extra: the average behind volume_spike (day excluded)
+
+
+def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
+    """Daily bars sorted per symbol with ``idx`` (bar number) and the cumulative sums an AVWAP
+    needs: ``cum_pv``/``cum_v`` through the bar and ``pre_pv``/``pre_v`` before it, so the AVWAP
+    from bar a through bar b is ``(cum_pv[b] - pre_pv[a]) / (cum_v[b] - pre_v[a])``."""
+    pv = typical_price("high", "low", "close") * pl.col("volume").cast(pl.Float64)
+    return (
+        daily.sort("symbol", "date")
+        .with_columns(
+            idx=pl.int_range(pl.len(), dtype=pl.Int64).over("symbol"),
+            cum_pv=pv.cum_sum().over("symbol"),
+            cum_v=pl.col("volume").cast(pl.Float64).cum_sum().over("symbol"),
+        )
+        .with_columns(pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64))
+    )
+
+
+def anchored_avwap(cum_pv: pl.Expr, cum_v: pl.Expr, pre_pv: pl.Expr, pre_v: pl.Expr) -> pl.Expr:
+    """AVWAP from cumulative sums (see ``with_cumulative``); null when no volume traded."""
+    v = cum_v - pre_v
+    return pl.when(v > 0).then((cum_pv - pre_pv) / v).otherwise(None)
+
+
+def _flags(bars: pl.DataFrame, params: AnchorParams, earnings: pl.DataFrame | None) -> pl.DataFrame:
+    """Per-bar anchor flags that need no as_of (swings carry the date that confirms them)."""
+    w = params.swing_window
+    rvol = relative_volume("volume", params.volume_avg_days).over("symbol")
+    gap = gap_percent("open").over("symbol")
+    out = bars.with_columns(
+        gap_up=(gap >= params.gap_threshold).fill_null(False),
+        gap_down=(gap <= -params.gap_threshold).fill_null(False),
+        volume_spike=(rvol >= params.volume_spike).fill_null(False),
+        swing_high=(
+            (pl.col("high") > pl.col("high").shift(1).rolling_max(w, min_samples=w))
+            & (pl.col("high") > pl.col("high").rolling_max(w, min_samples=w).shift(-w))
+        ).over("symbol").fill_null(False),
+        swing_low=(
+            (pl.col("low") < pl.col("low").shift(1).rolling_min(w, min_samples=w))
+            & (pl.col("low") < pl.col("low").rolling_min(w, min_samples=w).shift(-w))
+        ).over("symbol").fill_null(False),
+        confirmed_on=pl.col("date").shift(-w).over("symbol"),
+    )
+    if earnings is not None and not earnings.is_empty():
+        marks = earnings.select(pl.col("symbol").cast(pl.String), pl.col("date").cast(pl.Date)).unique()
+        out = out.join(marks.with_columns(earnings=pl.lit(True)), on=["symbol", "date"], how="left")
+        return out.with_columns(pl.col("earnings").fill_null(False))
+    return out.with_columns(earnings=pl.lit(False))
+
+
+def find_anchors(
+    daily: pl.DataFrame,
+    params: AnchorParams = AnchorParams(),
+    as_of: dt.date | Sequence[dt.date] | None = None,
+    earnings: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Anchors and their AVWAPs as of ``as_of`` (one date or several, for a backfill; default
+    the latest session in ``daily``), in ``ANCHOR_SCHEMA``. Symbols without a bar on an as_of
+    date have no anchors for it. Uses only bars on or before each as_of date."""
+    if daily.is_empty():
+        return pl.DataFrame(schema=ANCHOR_SCHEMA)
+    if as_of is None:
+        dates = [daily["date"].max()]
+    else:
+        dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
+    bars = _flags(with_cumulative(daily), params, earnings)
+    now = bars.filter(pl.col("date").is_in(dates)).select(
+        "symbol", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv", as_of_v="cum_v"
+    )
+    window = now.join(bars, on="symbol").filter(
+        pl.col("idx") <= pl.col("as_of_idx"), pl.col("idx") > pl.col("as_of_idx") - params.lookback_days
+    )
+    key = ["as_of", "symbol"]
+    hh = pl.col("high") == pl.col("high").max().over(key)
+    ll = pl.col("low") == pl.col("low").min().over(key)
+    confirmed = pl.col("confirmed_on") <= pl.col("as_of")
+    window = window.with_columns(
+        swing_high=pl.col("swing_high") & confirmed.fill_null(False),
+        swing_low=pl.col("swing_low") & confirmed.fill_null(False),
+        highest_high=hh & (pl.col("idx") == pl.when(hh).then(pl.col("idx")).max().over(key)),
+        lowest_low=ll & (pl.col("idx") == pl.when(ll).then(pl.col("idx")).max().over(key)),
+    )
+    anchors = (
+        window.unpivot(
+            on=list(ANCHOR_TYPES),
+            index=[*key, "date", "idx", "as_of_idx", "as_of_close", "as_of_pv", "as_of_v", "pre_pv", "pre_v"],
+            variable_name="anchor_type",
+            value_name="is_anchor",
+        )
+        .filter("is_anchor")
+        .with_columns(
+            avwap=anchored_avwap(pl.col("as_of_pv"), pl.col("as_of_v"), pl.col("pre_pv"), pl.col("pre_v"))
+        )
+    )
+    out = anchors.select(
+        date=pl.col("as_of"),
+        symbol=pl.col("symbol"),
+        anchor_date=pl.col("date"),
+        anchor_type=pl.col("anchor_type"),
+        avwap=pl.col("avwap"),
+        close=pl.col("as_of_close"),
+        distance_pct=(pl.col("as_of_close") / pl.col("avwap") - 1.0) * 100.0,
+        bars_since=pl.col("as_of_idx") - pl.col("idx"),
+    )
+    out = out.select(pl.col(c).cast(t) for c, t in ANCHOR_SCHEMA.items())
+    return out.sort("date", "symbol", "anchor_date", "anchor_type")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m screeners.avwap_anchors --lookback-days 30 [--ticker NVDA]``: print the anchors."""
+    from screeners import cli
+    from tradingstation import calendar, schemas
+
+    parser = argparse.ArgumentParser(prog="python -m screeners.avwap_anchors", description=__doc__)
+    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
+    parser.add_argument("--ticker", type=schemas.normalize_symbols, help="one symbol (or comma-separated)")
+    parser.add_argument("--tickers", type=schemas.normalize_symbols, help="comma-separated symbols")
+    cli.add_params(parser, AnchorParams)
+    args = parser.parse_args(argv)
+    date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())
+    params = AnchorParams(**{f: getattr(args, f) for f in AnchorParams.__dataclass_fields__})
+    tickers = [*(args.ticker or []), *(args.tickers or [])] or None
+    daily = cli.load_bars("daily", date, params.lookback_days + params.volume_avg_days, tickers)
+    anchors = find_anchors(daily, params, as_of=date)
+    with pl.Config(tbl_rows=100, tbl_cols=-1, tbl_width_chars=200):
+        print(anchors)
+    print(f"{anchors.height} anchor(s) for {date}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
