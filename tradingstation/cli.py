@@ -34,6 +34,9 @@ def instance():  # -> dg.DagsterInstance
         home = str(Path(DEFAULT_DAGSTER_HOME).resolve())
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
+    config = Path(home) / "dagster.yaml"
+    if not config.exists():  # a local instance: SQLite storage (Dagster's default), no telemetry
+        config.write_text("telemetry:\n  enabled: false\n")
     return dg.DagsterInstance.get()
 
 
@@ -56,7 +59,12 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ.get('DAGSTER_HOME') or 'unset'})")
     started = time.perf_counter()
     result = job.execute_in_process(
-        instance=instance(), partition_key=partition_key, tags=tags, asset_selection=selection, raise_on_error=False
+        instance=instance(),
+        partition_key=partition_key,
+        tags=tags,
+        asset_selection=selection,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
     )
     elapsed = time.perf_counter() - started
     print_materializations(result)
@@ -68,7 +76,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
     rows: dict[str, list] = {}
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.event_specific_data.materialization
         meta = mat.metadata
         name = mat.asset_key.to_user_string()
         entry = rows.setdefault(name, [0, "", 0])
@@ -117,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", help="last session of a range")
     mat.add_argument("--job", default="session_job", help="job name (default session_job)")
     mat.add_argument("--select", help="comma-separated asset names to run instead of the whole job")
+    mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     mat.set_defaults(func=cmd_materialize)
 
     ses = sub.add_parser("sessions", help="list NYSE sessions with their open and close")

@@ -5,7 +5,6 @@ single-run backfill of a year is one fetch, not 252), validates against the bar 
 the rows that break it to ``<dataset>_quarantine`` with a reason, and returns the good bars.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -6,7 +6,6 @@ volume over ``lookback_sessions`` at least ``min_avg_dollar_volume``. Excluded s
 the dataset with the reason, so a missing name can always be explained.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 
@@ -86,7 +85,12 @@ def liquidity_universe(
     oldest_ok = {d: calendar.sessions_before(d, lookback_sessions)[0] for d in sessions}
     grid = grid.with_columns(oldest_ok=pl.col("date").replace_strict(oldest_ok, return_dtype=pl.Date))
     joined = grid.sort("prev").join_asof(
-        stats.sort("bar_date"), left_on="prev", right_on="bar_date", by="symbol", strategy="backward"
+        stats.sort("bar_date"),
+        left_on="prev",
+        right_on="bar_date",
+        by="symbol",
+        strategy="backward",
+        check_sortedness=False,  # both sides are sorted on the key, hence within each symbol
     )
     failure = pl.col("symbol").replace_strict(failures, default=None, return_dtype=pl.String)
     reason = (

@@ -6,7 +6,6 @@ column and writes one lake key per session itself (an empty file for a session w
 Inputs load one partition or a whole window of them (say the 200 sessions before D) in one read.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl
@@ -28,7 +27,7 @@ class LakeResource(dg.ConfigurableResource):
 class LakeIOManager(dg.ConfigurableIOManager):
     """Stores each asset as the lake dataset of the same name, one Parquet file per session."""
 
-    lake: dg.ResourceDependency[LakeResource]
+    lake: LakeResource
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
         if obj is None:  # the asset wrote its partitions itself
