@@ -163,11 +163,11 @@ def test_missing_s3_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unreachable_endpoint_errors_clearly_and_writes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import _free_port
+    from tradingstation.testing import free_port
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
-    endpoint = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     lake = Lake("s3://bucket/lake", endpoint_url=endpoint)
     with pytest.raises(LakeUnreachableError, match=f"cannot reach the lake s3://bucket/lake at {endpoint}"):
         lake.write("daily_bars", "2025-11-25", daily_frame(["2025-11-25"], ["A"]))

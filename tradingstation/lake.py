@@ -115,11 +115,10 @@ class Lake:
         body = body.drop("date")
         if not _is_sorted(body, ds.sort_by):  # sources mostly deliver sorted bars; skip the cost then
             body = body.sort(list(ds.sort_by))
-        payload = _to_parquet(body)
         path = self._path(dataset, day)
         with self._errors(path):
-            self._publish(path, payload)
-        return WriteInfo(ds.name, day, self.uri(dataset, day), body.height, len(payload))
+            size = self._publish(path, body)
+        return WriteInfo(ds.name, day, self.uri(dataset, day), body.height, size)
 
     def write_sessions(
         self, dataset: str, df: pl.DataFrame, sessions: Iterable[dt.date | str]
@@ -140,22 +139,26 @@ class Lake:
         empty = schemas.empty(schemas.dataset(dataset).schema)
         return [self.write(dataset, day, parts.get(day, empty)) for day in days]
 
-    def _publish(self, path: str, payload: bytes) -> None:
+    def _publish(self, path: str, body: pl.DataFrame) -> int:
+        """Write ``body`` to ``path`` so that readers see the old file or the whole new one."""
         if self.is_s3:
-            # A single PUT: S3 makes the object visible only once it is complete.
+            # Serialized in memory first, then one upload: S3 shows an object only once complete.
+            buffer = io.BytesIO()
+            _write_parquet(body, buffer)
+            payload = buffer.getbuffer()
             with self._fs.open_output_stream(path) as out:
                 out.write(payload)
-            return
+            return len(payload)
         directory = path.rsplit("/", 1)[0]
         self._fs.create_dir(directory, recursive=True)
         tmp = f"{directory}/.{FILE_NAME}.{uuid.uuid4().hex}.tmp"
         try:
-            with self._fs.open_output_stream(tmp) as out:
-                out.write(payload)
+            _write_parquet(body, tmp)
             self._fs.move(tmp, path)  # rename(2): atomic on one filesystem
         except BaseException:
             _remove_quietly(self._fs, tmp)
             raise
+        return self._fs.get_file_info(path).size
 
     def delete(self, dataset: str, session: dt.date | str) -> bool:
         """Remove one partition; False when it did not exist."""
@@ -276,11 +279,9 @@ class Lake:
             raise
 
 
-def _to_parquet(df: pl.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    # zstd level 1: a third of lz4's size at nearly its speed; statistics let readers skip row groups.
-    df.write_parquet(buffer, compression="zstd", compression_level=1, statistics=True)
-    return buffer.getvalue()
+def _write_parquet(df: pl.DataFrame, target: str | io.BytesIO) -> None:
+    # zstd level 1: a third smaller than lz4 at nearly its speed; statistics let readers skip row groups.
+    df.write_parquet(target, compression="zstd", compression_level=1, statistics=True)
 
 
 def _is_sorted(df: pl.DataFrame, by: Sequence[str]) -> bool:

@@ -9,7 +9,8 @@ boundary, in the assets (``schemas.validate_bars``), never inside a source.
 Conventions every source follows:
 - symbols come in and go out in canonical form (``schemas.normalize_symbol``: BRK.B);
 - a bar's ``ts`` is the instant it starts; a daily bar starts at its session's open;
-- intraday intervals include pre- and post-market bars where the source has them;
+- 1-minute bars include pre- and post-market bars where the source has them; 30-minute bars
+  cover the regular session;
 - one failing symbol never fails the others: it goes into ``failures``.
 """
 
