@@ -29,7 +29,7 @@ import polars as pl
 
 from screeners import cli
 from screeners.avwap_anchors import AnchorParams, anchored_avwap, find_anchors, with_cumulative
-from screeners.common import finish, fmt_pct, fmt_x
+from screeners.common import finish, fmt_pct, fmt_x, session_close_ts
 from screeners.indicators import atr, relative_volume, sma
 
 TYPE_WEIGHT = {
@@ -167,7 +167,7 @@ def screen(
             pl.when(is_long).then(pl.lit(" reclaimed")).otherwise(pl.lit(" lost")),
         ),
     )
-    return finish(best, "avwap_reclaim", DETAIL)
+    return finish(session_close_ts(best), "avwap_reclaim", DETAIL)  # a daily signal is known at the close
 
 
 def screen_daily(daily: pl.DataFrame, params: AvwapReclaimParams = AvwapReclaimParams()) -> pl.DataFrame:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from tradingstation import calendar
+
 SIGNAL_SCHEMA = pl.Schema(
     {
         "date": pl.Date,
@@ -61,3 +63,11 @@ def fmt_pct(expr: pl.Expr, digits: int = 1) -> pl.Expr:
 def fmt_x(expr: pl.Expr, digits: int = 1) -> pl.Expr:
     """'3.4×' style text for a ratio."""
     return expr.round(digits).cast(pl.String) + "×"
+
+
+def session_close_ts(df: pl.DataFrame) -> pl.DataFrame:
+    """Add ``ts`` = each date's session close (UTC): a daily signal is known at the close."""
+    if df.is_empty():
+        return df.with_columns(ts=pl.lit(None, pl.Datetime("us", "UTC")))
+    closes = calendar.session_frame(df["date"].min(), df["date"].max()).select("date", ts="close")
+    return df.drop("ts", strict=False).join(closes, on="date", how="left")

@@ -1,0 +1,151 @@
+"""EMA pullback: a trending stock dips into its fast EMA and bounces.
+
+Long when the trend is up going into the day (on the prior session the ``ema_period`` EMA is
+above the ``slow_period`` EMA and higher than ``slope_days`` sessions earlier), the day's low
+reaches the fast EMA (at most ``touch_pct`` % above it, or below it) while the close is not more
+than ``close_tolerance_pct`` % below it, and the day bounces: a green close above the EMA, or a
+close above the prior day's high. Short is the mirror (down trend, the high reaches the EMA, a
+red close below it or a close below the prior low). Entry is the close; the stop sits
+``stop_atr`` ATRs beyond the pullback extreme (the lowest low / highest high of the last
+``pullback_days`` sessions); the target is ``reward_risk`` x the risk from the entry. Score
+0-10: EMA spread (2.5, full at 5 %), fast-EMA slope over ``slope_days`` (2, full at 2.5 %), a
+clean touch (2, full when the low/high is at the EMA, 0 when it is an ATR away), bounce volume
+against the 20-day average (1.5, full at 2x) and RSI(14) not stretched (2: a long scores full at
+RSI <= 50 and 0 at >= 70, a short the mirror). The signal's ``ts`` is the session close.
+
+Input: ``daily`` bars, about 120 sessions back (enough to settle the slow EMA).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from screeners import cli, common
+from screeners import indicators as ind
+
+
+@dataclass(frozen=True)
+class EmaPullbackParams:
+    ema_period: int = 21  # runbook --ema-period
+    slow_period: int = 50
+    slope_days: int = 5  # the fast EMA must be higher (lower for shorts) than this many sessions ago
+    touch_pct: float = 1.0  # the low may stay this % above the EMA and still count as a touch
+    close_tolerance_pct: float = 0.5  # the close may not be more than this % on the wrong side
+    pullback_days: int = 3  # window for the pullback extreme the stop hangs under
+    stop_atr: float = 0.25  # stop distance beyond the pullback extreme, in ATR(14)
+    reward_risk: float = 2.0
+    min_price: float = 5.0
+    min_avg_volume: int = 100_000  # average daily shares over the prior 20 sessions
+
+
+DETAIL: dict[str, pl.DataType] = {
+    "ema_fast": pl.Float64(),
+    "ema_slow": pl.Float64(),
+    "ema_spread_pct": pl.Float64(),  # in the trade's direction
+    "ema_slope_pct": pl.Float64(),  # fast EMA change over slope_days, in the trade's direction
+    "pullback_extreme": pl.Float64(),
+    "touch_atr": pl.Float64(),  # |low - EMA| (|high - EMA| for shorts) in ATRs
+    "rsi": pl.Float64(),
+    "rel_volume": pl.Float64(),
+    "atr": pl.Float64(),
+}
+
+
+def _num(expr: pl.Expr) -> pl.Expr:
+    return expr.round(2).cast(pl.String)
+
+
+def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams()) -> pl.DataFrame:
+    """EMA pullback signals for every session in ``daily`` (each uses bars up to its close)."""
+    p = params
+    c, h, lo, o = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("open")
+    df = daily.sort("symbol", "date").with_columns(
+        ema_fast=ind.ema("close", p.ema_period).over("symbol"),
+        ema_slow=ind.ema("close", p.slow_period).over("symbol"),
+        atr=ind.atr("high", "low", "close", 14).over("symbol"),
+        rsi=ind.rsi("close", 14).over("symbol"),
+        rel_volume=ind.relative_volume("volume", 20).over("symbol"),
+        avg_volume=ind.sma(pl.col("volume").shift(1), 20).over("symbol"),
+        prev_high=h.shift(1).over("symbol"),
+        prev_low=lo.shift(1).over("symbol"),
+        low_n=lo.rolling_min(p.pullback_days, min_samples=1).over("symbol"),
+        high_n=h.rolling_max(p.pullback_days, min_samples=1).over("symbol"),
+    )
+    ema, slow = pl.col("ema_fast"), pl.col("ema_slow")
+    ema_then = ema.shift(p.slope_days).over("symbol")
+    # The trend is judged on the prior session, so one strong day cannot create it.
+    ema_prev, slow_prev, ema_prev_then = (x.shift(1).over("symbol") for x in (ema, slow, ema_then))
+    touch, tol = p.touch_pct / 100, p.close_tolerance_pct / 100
+    up = (
+        (ema_prev > slow_prev)
+        & (ema_prev > ema_prev_then)
+        & (lo <= ema * (1 + touch))
+        & (c >= ema * (1 - tol))
+        & (((c > o) & (c > ema)) | (c > pl.col("prev_high")))
+    )
+    down = (
+        (ema_prev < slow_prev)
+        & (ema_prev < ema_prev_then)
+        & (h >= ema * (1 - touch))
+        & (c <= ema * (1 + tol))
+        & (((c < o) & (c < ema)) | (c < pl.col("prev_low")))
+    )
+    df = df.with_columns(
+        side=pl.when(up).then(pl.lit("long")).when(down).then(pl.lit("short")),
+        ema_slope_raw=(ema / ema_then - 1) * 100,
+    ).filter(
+        pl.col("side").is_not_null()
+        & pl.col("atr").is_not_null()
+        & (c >= p.min_price)
+        & (pl.col("avg_volume") >= p.min_avg_volume)
+    )
+    long = pl.col("side") == "long"
+    sign = pl.when(long).then(1.0).otherwise(-1.0)
+    extreme = pl.when(long).then(pl.col("low_n")).otherwise(pl.col("high_n"))
+    df = df.with_columns(
+        ema_spread_pct=sign * (ema / slow - 1) * 100,
+        ema_slope_pct=sign * pl.col("ema_slope_raw"),
+        pullback_extreme=extreme,
+        touch_atr=(pl.when(long).then(lo).otherwise(h) - ema).abs() / pl.col("atr"),
+        entry=c,
+        stop=extreme - sign * p.stop_atr * pl.col("atr"),
+    ).with_columns(target=c + p.reward_risk * (c - pl.col("stop")))
+    rsi_room = pl.when(long).then(70.0 - pl.col("rsi")).otherwise(pl.col("rsi") - 30.0) / 20.0
+    score = (
+        2.5 * (pl.col("ema_spread_pct") / 5.0).clip(0.0, 1.0)
+        + 2.0 * (pl.col("ema_slope_pct") / 2.5).clip(0.0, 1.0)
+        + 2.0 * (1.0 - pl.col("touch_atr")).clip(0.0, 1.0)
+        + 1.5 * ((pl.col("rel_volume") - 0.5) / 1.5).clip(0.0, 1.0)
+        + 2.0 * rsi_room.clip(0.0, 1.0)
+    )
+    reasons = pl.format(
+        "{} with EMA{} {} EMA{} by {}% and {} {}% in {} days; {} touched EMA{} ({}) and closed {}, "
+        "RSI {}, volume {} the 20-day average",
+        pl.when(long).then(pl.lit("uptrend")).otherwise(pl.lit("downtrend")),
+        pl.lit(p.ema_period),
+        pl.when(long).then(pl.lit("above")).otherwise(pl.lit("below")),
+        pl.lit(p.slow_period),
+        pl.col("ema_spread_pct").round(1).cast(pl.String),
+        pl.when(long).then(pl.lit("rising")).otherwise(pl.lit("falling")),
+        pl.col("ema_slope_pct").round(1).cast(pl.String),
+        pl.lit(p.slope_days),
+        pl.when(long).then(pl.lit("low")).otherwise(pl.lit("high")),
+        pl.lit(p.ema_period),
+        _num(ema),
+        _num(c),
+        pl.col("rsi").round(0).cast(pl.Int64).cast(pl.String),
+        common.fmt_x(pl.col("rel_volume")),
+    )
+    df = df.with_columns(score=score, reasons=reasons)
+    return common.finish(common.session_close_ts(df), "ema_pullback", DETAIL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    inputs = {"daily": ("daily", 120)}
+    return cli.run("ema_pullback", EmaPullbackParams, screen, inputs=inputs, argv=argv, description=__doc__)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
