@@ -1,0 +1,172 @@
+"""Opening Range Breakout on 1-minute bars.
+
+The opening range is the high and low of a symbol's regular-session bars in the first
+``or_window`` minutes after its session's open, taken from the data (the first regular bar's
+timestamp per symbol and session, so late opens and early closes need no calendar). A signal
+fires on the first later regular bar that closes above the range high (long) or below the range
+low (short) on volume of at least ``volume_multiple`` x the average volume of the previous
+``volume_bars`` regular bars (the opening minutes are the day's heaviest, so the range's own
+average would confirm almost nothing after it), and within ``entry_window``
+minutes after the range (a late-day close beyond a morning range is no opening-range trade).
+Closes beyond the range on thinner volume are ignored, so a later confirmed bar may still fire;
+at most one signal per symbol, session and side (the first). Ranges narrower than
+``min_range_pct`` or wider than ``max_range_pct`` (height over midpoint, percent) are skipped.
+Entry is the breakout bar's close, the stop the other side of the range (or its midpoint with
+``--stop-at-midpoint``), the target the broken level +/- ``target_multiple`` x range height; a bar
+that already closed at or past its target is skipped. Score 0-10: volume up to 4 points (full at
+3 x ``volume_multiple``), relative volume at the time of day against the same minute of the
+previous ``rvol_sessions`` sessions up to 2 (full at 3x; 0 when the frame holds no such
+history), the close's position within the breakout bar up to 2 (2 = closed at its extreme), and
+earliness up to 2 (2 right after the range, 0 from two hours after it).
+
+Input: ``intraday_1m`` (1-minute bars of the session(s) to scan, optionally with earlier sessions
+for time-of-day relative volume; only regular-session bars are used).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from screeners import cli, common
+from screeners.indicators import relative_volume_at_time
+
+KEY = ["symbol", "date"]
+EARLY_MINUTES = 120  # earliness points fade to 0 over this many minutes after the range
+
+DETAIL: dict[str, pl.DataType] = {
+    "or_high": pl.Float64,
+    "or_low": pl.Float64,
+    "range_pct": pl.Float64,
+    "breakout_volume": pl.Int64,
+    "volume_ratio": pl.Float64,  # breakout volume / average volume of the previous volume_bars bars
+    "rvol_time": pl.Float64,  # breakout volume / same minute of previous sessions (null without history)
+    "minutes_after_open": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class OrbParams:
+    or_window: int = 15  # minutes after the open that make the opening range
+    volume_multiple: float = 1.5  # breakout bar volume >= this x the previous bars' average volume
+    volume_bars: int = 20  # bars averaged for the volume baseline (the breakout bar excluded)
+    target_multiple: float = 2.0  # target = broken level +/- this x range height
+    min_range_pct: float = 0.1  # skip ranges narrower than this (percent of midpoint)
+    max_range_pct: float = 6.0  # skip ranges wider than this
+    stop_at_midpoint: bool = False  # stop at the range midpoint instead of its other side
+    rvol_sessions: int = 5  # previous sessions for time-of-day relative volume
+    entry_window: int = 120  # minutes after the range in which a breakout may fire; 0 = all session
+
+
+def _bars_with_range(intraday_1m: pl.DataFrame, p: OrbParams) -> pl.DataFrame:
+    """Regular bars with their session's opening range and time-of-day relative volume."""
+    reg = intraday_1m.filter(pl.col("session") == "regular").sort("symbol", "ts")
+    reg = reg.with_columns(
+        minute=(pl.col("ts") - pl.col("ts").min().over(KEY)).dt.total_minutes().cast(pl.Int64)
+    )
+    in_range = pl.col("minute") < p.or_window
+    reg = reg.with_columns(
+        or_high=pl.col("high").filter(in_range).max().over(KEY),
+        or_low=pl.col("low").filter(in_range).min().over(KEY),
+        or_avg_volume=pl.col("volume").cast(pl.Float64).rolling_mean(p.volume_bars, min_samples=1).shift(1).over(KEY),
+        rvol_time=relative_volume_at_time("volume", p.rvol_sessions).over("symbol", "minute"),
+    )
+    mid = (pl.col("or_high") + pl.col("or_low")) / 2.0
+    return reg.with_columns(range_pct=(pl.col("or_high") - pl.col("or_low")) / mid * 100.0, or_mid=mid)
+
+
+def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.DataFrame:
+    """Opening-range breakouts for every session in ``intraday_1m``."""
+    p = params
+    if p.or_window < 1:
+        raise ValueError(f"or_window must be at least 1 minute, got {p.or_window}")
+    df = _bars_with_range(intraday_1m, p)
+    confirmed = pl.col("volume") >= p.volume_multiple * pl.col("or_avg_volume")
+    side = (
+        pl.when(pl.col("close") > pl.col("or_high"))
+        .then(pl.lit("long"))
+        .when(pl.col("close") < pl.col("or_low"))
+        .then(pl.lit("short"))
+    )
+    df = (
+        df.filter(
+            (pl.col("minute") >= p.or_window)
+            & ((pl.col("minute") < p.or_window + p.entry_window) | (p.entry_window <= 0))
+            & confirmed
+            & pl.col("range_pct").is_between(p.min_range_pct, p.max_range_pct)
+        )
+        .with_columns(side=side)
+        .filter(pl.col("side").is_not_null())
+    )
+    df = df.filter(pl.col("ts") == pl.col("ts").min().over(*KEY, "side"))  # the first per side
+
+    long = pl.col("side") == "long"
+    height = pl.col("or_high") - pl.col("or_low")
+    far_side = pl.when(long).then(pl.col("or_low")).otherwise(pl.col("or_high"))
+    df = df.with_columns(
+        entry=pl.col("close"),
+        stop=pl.col("or_mid") if p.stop_at_midpoint else far_side,
+        target=pl.when(long)
+        .then(pl.col("or_high") + p.target_multiple * height)
+        .otherwise(pl.col("or_low") - p.target_multiple * height),
+    ).filter(pl.when(long).then(pl.col("entry") < pl.col("target")).otherwise(pl.col("entry") > pl.col("target")))
+    if df.is_empty():
+        return common.empty_signals(DETAIL)
+
+    bar_span = pl.col("high") - pl.col("low")
+    close_pos = pl.when(long).then(pl.col("close") - pl.col("low")).otherwise(pl.col("high") - pl.col("close"))
+    df = df.with_columns(
+        volume_ratio=pl.col("volume") / pl.col("or_avg_volume"),
+        close_strength=pl.when(bar_span > 0).then(close_pos / bar_span).otherwise(1.0),
+        after_range=pl.col("minute") - p.or_window,
+    )
+    score = (
+        4.0 * (pl.col("volume_ratio") / (3.0 * p.volume_multiple)).clip(0.0, 1.0)
+        + 2.0 * (pl.col("rvol_time") / 3.0).clip(0.0, 1.0).fill_null(0.0)
+        + 2.0 * pl.col("close_strength")
+        + 2.0 * (1.0 - pl.col("after_range") / EARLY_MINUTES).clip(0.0, 1.0)
+    )
+    clock = pl.col("ts").dt.convert_time_zone("America/New_York").dt.strftime("%H:%M")
+    rvol_text = pl.when(pl.col("rvol_time").is_not_null()).then(
+        pl.lit(", ") + common.fmt_x(pl.col("rvol_time")) + pl.lit(" usual volume for the time of day")
+    )
+    reasons = pl.concat_str(
+        pl.when(long).then(pl.lit("broke above")).otherwise(pl.lit("broke below")),
+        pl.lit(f" the {p.or_window}-min opening range "),
+        pl.col("or_low").round(2).cast(pl.String),
+        pl.lit("-"),
+        pl.col("or_high").round(2).cast(pl.String),
+        pl.lit(" ("),
+        pl.col("range_pct").round(2).cast(pl.String),
+        pl.lit("% wide) at "),
+        clock,
+        pl.lit(" ET, close "),
+        pl.col("close").round(2).cast(pl.String),
+        pl.lit(" on "),
+        common.fmt_x(pl.col("volume_ratio")),
+        pl.lit(f" the previous {p.volume_bars} bars' average volume"),
+        rvol_text.otherwise(pl.lit("")),
+    )
+    df = df.with_columns(
+        score=score,
+        reasons=reasons,
+        breakout_volume=pl.col("volume"),
+        minutes_after_open=pl.col("minute"),
+    )
+    return common.finish(df, "orb", DETAIL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(
+        "orb",
+        OrbParams,
+        screen,
+        inputs={"intraday_1m": ("intraday_1m", OrbParams.rvol_sessions)},
+        argv=argv,
+        description=__doc__,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
