@@ -11,21 +11,9 @@ from __future__ import annotations
 import polars as pl
 
 from tradingstation import calendar
+from tradingstation.schemas import SIGNALS
 
-SIGNAL_SCHEMA = pl.Schema(
-    {
-        "date": pl.Date,
-        "ts": pl.Datetime("us", "UTC"),
-        "symbol": pl.String,
-        "screener": pl.String,
-        "side": pl.String,  # 'long' | 'short'
-        "score": pl.Float64,  # 0-10, higher is better
-        "entry": pl.Float64,
-        "stop": pl.Float64,
-        "target": pl.Float64,
-        "reasons": pl.String,  # a sentence a person can read
-    }
-)
+SIGNAL_SCHEMA = SIGNALS  # owned by the bar/signal contracts module
 SIDES = ("long", "short")
 
 
@@ -71,3 +59,20 @@ def session_close_ts(df: pl.DataFrame) -> pl.DataFrame:
         return df.with_columns(ts=pl.lit(None, pl.Datetime("us", "UTC")))
     closes = calendar.session_frame(df["date"].min(), df["date"].max()).select("date", ts="close")
     return df.drop("ts", strict=False).join(closes, on="date", how="left")
+
+
+def daily_from_minutes(intraday_1m: pl.DataFrame) -> pl.DataFrame:
+    """Each (symbol, date)'s daily bar so far, from its regular-session 1-minute bars.
+
+    During the market session this is "today's bar" for the daily screeners; after the close it
+    equals the session's daily bar.
+    """
+    regular = intraday_1m.filter(pl.col("session") == "regular").sort("symbol", "ts")
+    return regular.group_by("date", "symbol", maintain_order=True).agg(
+        pl.col("ts").first(),
+        pl.col("open").first(),
+        pl.col("high").max(),
+        pl.col("low").min(),
+        pl.col("close").last(),
+        pl.col("volume").sum(),
+    )

@@ -40,32 +40,68 @@ def instance():  # -> dg.DagsterInstance
     return dg.DagsterInstance.get()
 
 
-def cmd_materialize(args: argparse.Namespace) -> int:
+HISTORY_ASSETS = {"daily_bars": 250, "intraday_30m": 10}  # sessions of history the screeners read
+
+
+def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
+            assets: list[str] | None = None, log_level: str = "WARNING"):
+    """Run a job of the definitions in this process, recorded in the instance."""
     import dagster as dg
 
-    from tradingstation.definitions import defs
+    from tradingstation.definitions import build_definitions
 
+    tags = {}
+    if first and last:
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return build_definitions().resolve_job_def(job_name).execute_in_process(
+        instance=instance(),
+        partition_key=key,
+        tags=tags,
+        asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
+
+
+def ensure_history(day: dt.date, log_level: str) -> bool:
+    """Backfill, as one run per dataset, the history sessions before ``day`` the lake lacks."""
+    from tradingstation.lake import Lake
+
+    lake = Lake.from_env()
+    for dataset, count in HISTORY_ASSETS.items():
+        wanted = calendar.sessions_before(day, count)
+        stored = set(lake.sessions(dataset))
+        missing = [d for d in wanted if d not in stored]
+        if not missing:
+            continue
+        print(f"backfilling {dataset} history: {len(missing)} session(s) {missing[0]} .. {missing[-1]} as one run")
+        result = execute(
+            "market_data_job", first=missing[0].isoformat(), last=missing[-1].isoformat(),
+            assets=["universe", dataset], log_level=log_level,
+        )
+        if not result.success:
+            print(f"history run {result.run_id} FAILED")
+            return False
+    return True
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
     if args.start or args.end:
         if not (args.start and args.end):
             raise TradingStationError("--start and --end go together")
         first, last = calendar.session(args.start), calendar.session(args.end)
-        tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
-        partition_key, label = None, f"sessions {first} .. {last}"
+        run = {"first": first.isoformat(), "last": last.isoformat()}
+        label, history_day = f"sessions {first} .. {last}", first
     else:
         day = calendar.session(args.date) if args.date else latest_closed_session()
-        tags, partition_key, label = {}, day.isoformat(), f"session {day}"
-    job = defs.resolve_job_def(args.job)
-    selection = [dg.AssetKey(a.strip()) for a in args.select.split(",")] if args.select else None
-    print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ.get('DAGSTER_HOME') or 'unset'})")
+        run, label, history_day = {"key": day.isoformat()}, f"session {day}", day
+    instance()  # DAGSTER_HOME before anything touches Dagster
+    print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance(),
-        partition_key=partition_key,
-        tags=tags,
-        asset_selection=selection,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-    )
+    if args.history and not ensure_history(history_day, args.log_level):
+        return 1
+    selection = [a.strip() for a in args.select.split(",")] if args.select else None
+    result = execute(args.job, assets=selection, log_level=args.log_level, **run)
     elapsed = time.perf_counter() - started
     print_materializations(result)
     status = "succeeded" if result.success else "FAILED"
@@ -126,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--job", default="session_job", help="job name (default session_job)")
     mat.add_argument("--select", help="comma-separated asset names to run instead of the whole job")
     mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
+    mat.add_argument(
+        "--history", action=argparse.BooleanOptionalAction, default=True,
+        help="first backfill the daily (250 sessions) and 30-minute (10) history the screeners read, if missing",
+    )
     mat.set_defaults(func=cmd_materialize)
 
     ses = sub.add_parser("sessions", help="list NYSE sessions with their open and close")

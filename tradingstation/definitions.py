@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 import dagster as dg
 
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
+from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.assets.universe import universe
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.config import resources_from_env
 
 MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
-ALL_ASSETS = [*MARKET_DATA_ASSETS]
+ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS]
 
 # Every step runs in the run's own process: the multiprocess executor pays ~3 s of process
 # start per step here, more than most steps take.
@@ -29,9 +33,16 @@ market_data_job = dg.define_asset_job(
     description="The universe and its bars for one session.",
 )
 
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    jobs=[session_job, market_data_job],
-    resources=resources_from_env(),
-    executor=EXECUTOR,
-)
+
+
+def build_definitions(env: Mapping[str, str] = os.environ) -> dg.Definitions:
+    """The definitions with resources configured from ``env`` (the CLI builds them per command)."""
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[session_job, market_data_job],
+        resources=resources_from_env(env),
+        executor=EXECUTOR,
+    )
+
+
+defs = build_definitions()

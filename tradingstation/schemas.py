@@ -115,6 +115,9 @@ def register(dataset: Dataset) -> Dataset:
 
 
 def dataset(name: str) -> Dataset:
+    if name not in DATASETS:
+        # The analytics contracts live with their screeners; they register on first use.
+        import tradingstation.analytics_datasets  # noqa: F401
     try:
         return DATASETS[name]
     except KeyError:

@@ -1,0 +1,249 @@
+"""Master dashboard: every screener's recent signals merged into one ranked, sized trade list.
+
+Signals with ``as_of - hours_lookback <= ts <= as_of`` (both ends inclusive) and ``score >=
+min_score`` are kept; each screener's best signal per symbol and side (highest score, then the
+latest) is merged into one row per (symbol, side). ``confluence`` is the number of distinct
+screeners agreeing; the composite score is ``min(10, best score + confluence_bonus × (confluence -
+1)) - regime_penalty`` when the trade is against the market regime, clipped to 0-10. Entry, stop
+and target come from the best-scoring signal; shares = floor(account_size × risk_per_trade_pct% /
+risk per share), 0 when the risk is not positive. The regime is ``regime_symbol``'s last close
+against its ``regime_sma``-day SMA as of the dashboard date ('unknown' with less history). A
+symbol with both long and short rows keeps both, flagged in ``reasons``. Rows are ranked by
+composite score, then confluence, then reward:risk.
+
+Inputs: the screeners' signals (``screeners.common.SIGNAL_SCHEMA``) and daily bars (regime, charts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import importlib
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from screeners import cli
+from screeners.common import SIDES, SIGNAL_SCHEMA
+from tradingstation import calendar, schemas
+from tradingstation.lake import Lake
+
+
+@dataclass(frozen=True)
+class DashboardParams:
+    hours_lookback: int = 24  # runbook --hours-lookback
+    account_size: float = 100_000.0
+    risk_per_trade_pct: float = 1.0  # percent of the account risked per trade
+    regime_symbol: str = "SPY"
+    regime_sma: int = 200
+    top_n: int = 20  # rows charted in the HTML page
+    min_score: float = 0.0  # drop single signals scoring below this
+    confluence_bonus: float = 1.0  # extra: composite points per further agreeing screener
+    regime_penalty: float = 2.0  # extra: composite points off a trade against the regime
+
+
+DASHBOARD_SCHEMA = pl.Schema(
+    {
+        "date": pl.Date,  # the dashboard's session
+        "rank": pl.Int64,  # 1 = best
+        "symbol": pl.String,
+        "side": pl.String,  # 'long' | 'short'
+        "composite_score": pl.Float64,  # 0-10, see the module docstring
+        "confluence": pl.Int64,  # distinct screeners agreeing on this symbol and side
+        "screeners": pl.String,  # their names, sorted, comma-separated
+        "entry": pl.Float64,  # entry/stop/target: from the best-scoring signal
+        "stop": pl.Float64,
+        "target": pl.Float64,
+        "reward_risk": pl.Float64,  # reward / risk per share; null when the risk is not positive
+        "risk_per_share": pl.Float64,  # entry - stop (long) or stop - entry (short)
+        "shares": pl.Int64,  # floor(account × risk% / risk_per_share); 0 when risk <= 0
+        "position_value": pl.Float64,  # shares × entry
+        "regime": pl.String,  # 'bull' | 'bear' | 'unknown'
+        "against_regime": pl.Boolean,  # long in a bear regime or short in a bull regime
+        "reasons": pl.String,  # 'screener: reason' of each contributor, best first, joined ' | '
+        "latest_signal_ts": pl.Datetime("us", "UTC"),  # newest contributing signal
+    }
+)
+
+# name -> (function, {argument: (bar kind, sessions back)}), mirroring each module's main()
+SCREENERS: dict[str, tuple[str, dict[str, tuple[str, int]]]] = {
+    "gapgo": ("screen", {"daily": ("daily", 25), "intraday_1m": ("intraday_1m", 0)}),
+    "orb": ("screen", {"intraday_1m": ("intraday_1m", 5)}),
+    "avwap_reclaim": ("screen_daily", {"daily": ("daily", 80)}),
+    "breakout": ("screen", {"daily": ("daily", 60)}),
+    "ema_pullback": ("screen", {"daily": ("daily", 120)}),
+    "exhaustion_reversal": ("screen", {"intraday_30m": ("intraday_30m", 10), "daily": ("daily", 30)}),
+}
+CHART_SESSIONS = 60
+PRICE_COLS = ("score", "entry", "stop", "target")
+
+
+def combine_signals(frames: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """Stack screener outputs on their common signal columns (detail columns dropped)."""
+    common = [f.select(pl.col(c).cast(t) for c, t in SIGNAL_SCHEMA.items()) for f in frames]
+    if not common:
+        return pl.DataFrame(schema=SIGNAL_SCHEMA)
+    return pl.concat(common, how="diagonal_relaxed")
+
+
+def market_regime(daily: pl.DataFrame, date: dt.date, symbol: str, sma: int) -> str:
+    """'bull' when ``symbol`` closes above its ``sma``-day SMA as of ``date``, 'bear' when not."""
+    bars = daily.filter((pl.col("symbol") == symbol) & (pl.col("date") <= date)).sort("date").tail(sma)
+    if sma <= 0 or bars.height < sma or bars["close"].null_count():
+        return "unknown"
+    return "bull" if bars["close"][-1] > bars["close"].mean() else "bear"
+
+
+def build_dashboard(signals: pl.DataFrame, daily: pl.DataFrame, as_of: dt.datetime, date: dt.date,
+                    params: DashboardParams = DashboardParams()) -> pl.DataFrame:
+    """One ranked row per (symbol, side) from the signals of the lookback window ending at ``as_of``."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware (UTC)")
+    start = as_of - dt.timedelta(hours=params.hours_lookback)
+    sig = combine_signals([signals]).filter(
+        pl.col("ts").is_between(start, as_of, closed="both")
+        & (pl.col("score") >= params.min_score) & pl.col("side").is_in(SIDES)
+    )
+    if sig.is_empty():
+        return pl.DataFrame(schema=DASHBOARD_SCHEMA)
+    regime = market_regime(daily, date, params.regime_symbol, params.regime_sma)
+    best = [pl.col("score"), pl.col("ts")]
+    per = sig.sort([*best, "screener"], descending=[True, True, False])  # each screener's best signal:
+    per = per.unique(["symbol", "side", "screener"], keep="first", maintain_order=True)
+    first = {c: pl.col(c).sort_by(best, descending=True).first() for c in PRICE_COLS}
+    rows = per.group_by("symbol", "side").agg(
+        confluence=pl.col("screener").n_unique().cast(pl.Int64),
+        screeners=pl.col("screener").sort().str.join(", "),
+        reasons=(pl.col("screener") + ": " + pl.col("reasons").fill_null("")).sort_by(best, descending=True)
+        .str.join(" | "),
+        latest_signal_ts=pl.col("ts").max(),
+        **first,
+    )
+    long = pl.col("side") == "long"
+    entry, stop, target = pl.col("entry"), pl.col("stop"), pl.col("target")
+    reward = pl.when(long).then(target - entry).otherwise(entry - target)
+    risk = pl.when(long).then(entry - stop).otherwise(stop - entry)
+    budget = params.account_size * params.risk_per_trade_pct / 100.0
+    against = (long & pl.lit(regime == "bear")) | (~long & pl.lit(regime == "bull"))
+    both = pl.col("side").n_unique().over("symbol") > 1
+    out = rows.with_columns(
+        date=pl.lit(date, pl.Date), regime=pl.lit(regime), against_regime=against,
+        risk_per_share=risk.round(4),
+        reward_risk=pl.when(risk > 0).then((reward / risk).round(2)),
+        shares=pl.when(risk > 0).then((budget / risk + 1e-9).floor()).otherwise(0).cast(pl.Int64),
+        reasons=pl.when(both).then(pl.lit("opposite-side signals too | ") + pl.col("reasons"))
+        .otherwise(pl.col("reasons")),
+    ).with_columns(
+        composite_score=(
+            (pl.col("score") + params.confluence_bonus * (pl.col("confluence") - 1)).clip(upper_bound=10.0)
+            - pl.when(pl.col("against_regime")).then(params.regime_penalty).otherwise(0.0)
+        ).clip(0.0, 10.0).round(2),
+        position_value=(pl.col("shares") * pl.col("entry")).round(2),
+    )
+    order = ["composite_score", "confluence", "reward_risk", "symbol", "side"]
+    out = out.sort(order, descending=[True] * 3 + [False] * 2, nulls_last=True).with_row_index("rank", 1)
+    return out.select(pl.col(c).cast(t) for c, t in DASHBOARD_SCHEMA.items())
+
+
+def markdown_preview(dashboard: pl.DataFrame, rows: int = 10) -> str:
+    """A Markdown table of the top ``rows`` rows (for the Dagster UI)."""
+    head = "| # | symbol | side | score | conf | screeners | entry | stop | target | R:R | shares | against |"
+    lines = [head, "|" + "---|" * 12]
+    for r in dashboard.head(rows).iter_rows(named=True):
+        rr = "" if r["reward_risk"] is None else f"{r['reward_risk']:.2f}"
+        lines.append(
+            f"| {r['rank']} | {r['symbol']} | {r['side']} | {r['composite_score']:.2f} | {r['confluence']} "
+            f"| {r['screeners']} | {r['entry']:.2f} | {r['stop']:.2f} | {r['target']:.2f} | {rr} "
+            f"| {r['shares']} | {'yes' if r['against_regime'] else ''} |"
+        )
+    return "\n".join(lines)
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def _from_lake(name: str, window: list[dt.date], date: dt.date) -> pl.DataFrame | None:
+    """``<name>_signals`` from the lake when it holds the dashboard date, else None."""
+    try:
+        lake = Lake.from_env()
+        stored = set(lake.sessions(f"{name}_signals"))
+        if date not in stored:
+            return None
+        return lake.read(f"{name}_signals", sessions=[d for d in window if d in stored])
+    except Exception as exc:  # unknown dataset, unreachable lake: run the screener instead
+        _warn(f"{name}_signals not read from the lake ({exc})")
+        return None
+
+
+def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[str] | None) -> dict:
+    """Run ``names`` on bars loaded once per kind (the deepest history any of them needs)."""
+    backs: dict[str, int] = {"daily": CHART_SESSIONS + extra}
+    for kind, back in (spec for n in names for spec in SCREENERS[n][1].values()):
+        backs[kind] = max(backs.get(kind, 0), back + extra)
+    bars, out = {}, {}
+    for kind, back in sorted(backs.items()):
+        try:
+            bars[kind] = cli.load_bars(kind, date, back, tickers)
+        except Exception as exc:
+            _warn(f"cannot load {kind} bars: {exc}")
+    for name in names:
+        func, inputs = SCREENERS[name]
+        try:
+            screen = getattr(importlib.import_module(f"screeners.{name}"), func)
+            out[name] = screen(**{arg: bars[kind] for arg, (kind, _) in inputs.items()})
+        except Exception as exc:  # a module not written yet, missing bars, a failing screener
+            _warn(f"screener {name} skipped: {exc!r}")
+    return {"daily": bars.get("daily", pl.DataFrame(schema=schemas.DAILY_BARS)), "signals": out}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m screeners.dashboard", description=__doc__)
+    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
+    parser.add_argument("--tickers", type=schemas.normalize_symbols, help="comma-separated symbols")
+    parser.add_argument("--verbose", action="store_true", help="every column and per-screener counts")
+    parser.add_argument("--html", help="also write the dashboard as one HTML page here")
+    cli.add_params(parser, DashboardParams)
+    args = parser.parse_args(argv)
+    date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())
+    params = DashboardParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DashboardParams)})
+    as_of = min(calendar.session_close(date), dt.datetime.now(dt.timezone.utc))  # the close, or now
+    start = as_of - dt.timedelta(hours=params.hours_lookback)
+    window = calendar.sessions_in_range(start.date(), date) or [date]
+    stored = {n: f for n in SCREENERS if (f := _from_lake(n, window, date)) is not None}
+    ran = _run_screeners([n for n in SCREENERS if n not in stored], date, len(window) - 1, args.tickers)
+    frames, daily = {**stored, **ran["signals"]}, ran["daily"]
+    try:  # the regime symbol with enough history for its SMA, whatever the tickers
+        spy = cli.load_bars("daily", date, params.regime_sma, [params.regime_symbol])
+        daily = pl.concat([daily.filter(pl.col("symbol") != params.regime_symbol), spy], how="vertical")
+    except Exception as exc:
+        _warn(f"regime symbol {params.regime_symbol}: {exc}")
+    signals = combine_signals(frames.values())
+    dash = build_dashboard(signals, daily, as_of, date, params)
+    cols = ["rank", "symbol", "side", "composite_score", "confluence", "screeners", "entry", "stop", "target",
+            "reward_risk", "shares", "against_regime"]
+    with pl.Config(tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=250):
+        print(dash.drop("reasons") if args.verbose else dash.select(cols))
+    if args.verbose:
+        for r in dash.iter_rows(named=True):
+            print(f"{r['rank']:>3} {r['symbol']} {r['side']}: {r['reasons']}")
+        recent = signals.filter(pl.col("ts").is_between(start, as_of))
+        for name in SCREENERS:
+            where = "lake" if name in stored else "ran" if name in frames else "skipped"
+            print(f"{name}: {recent.filter(pl.col('screener') == name).height} signal(s) ({where})")
+    regime = market_regime(daily, date, params.regime_symbol, params.regime_sma)
+    print(f"{dash.height} dashboard row(s) for {date}, regime {regime} ({params.regime_symbol})")
+    if args.html:
+        from screeners.dashboard_html import render_html  # imports this module
+
+        Path(args.html).write_text(render_html(dash, daily, params, f"TradingStation dashboard {date}"))
+        print(f"wrote {args.html}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
