@@ -111,14 +111,14 @@ def build_dashboard(signals: pl.DataFrame, daily: pl.DataFrame, as_of: dt.dateti
     if sig.is_empty():
         return pl.DataFrame(schema=DASHBOARD_SCHEMA)
     regime = market_regime(daily, date, params.regime_symbol, params.regime_sma)
-    best = [pl.col("score"), pl.col("ts")]
-    per = sig.sort([*best, "screener"], descending=[True, True, False])  # each screener's best signal:
+    best, desc = [pl.col("score"), pl.col("ts"), pl.col("screener")], [True, True, False]  # best first
+    per = sig.sort(best, descending=desc)  # keep each screener's best signal per symbol and side
     per = per.unique(["symbol", "side", "screener"], keep="first", maintain_order=True)
-    first = {c: pl.col(c).sort_by(best, descending=True).first() for c in PRICE_COLS}
+    first = {c: pl.col(c).sort_by(best, descending=desc).first() for c in PRICE_COLS}
     rows = per.group_by("symbol", "side").agg(
         confluence=pl.col("screener").n_unique().cast(pl.Int64),
         screeners=pl.col("screener").sort().str.join(", "),
-        reasons=(pl.col("screener") + ": " + pl.col("reasons").fill_null("")).sort_by(best, descending=True)
+        reasons=(pl.col("screener") + ": " + pl.col("reasons").fill_null("")).sort_by(best, descending=desc)
         .str.join(" | "),
         latest_signal_ts=pl.col("ts").max(),
         **first,

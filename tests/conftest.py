@@ -14,7 +14,10 @@ from tradingstation.testing import TEST_SECRET as S3_SECRET
 from tradingstation.testing import create_bucket, moto_s3_server
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_DATA = REPO.parent / "shared" / "data" / "real"
+# Real bars (../shared/data/real beside the repository, as in CI); TRADINGSTATION_REAL_DATA overrides.
+REAL_DATA = Path(os.environ.get("TRADINGSTATION_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+if not REAL_DATA.is_dir():
+    raise RuntimeError(f"real market-data fixtures not found at {REAL_DATA}: set TRADINGSTATION_REAL_DATA")
 
 
 @pytest.fixture(scope="session")

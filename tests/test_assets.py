@@ -73,7 +73,8 @@ class FlakySource(SyntheticSource):
 
 
 def test_bad_symbol_and_bad_row_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
-    config = {"ops": {"universe": {"config": {"list_name": "explicit", "symbols": ["AAPL", "MSFT", "NVDA"], "min_avg_dollar_volume": 0}}}}
+    universe = {"list_name": "explicit", "symbols": ["AAPL", "MSFT", "NVDA"], "min_avg_dollar_volume": 0, "always_include": []}
+    config = {"ops": {"universe": {"config": universe}}}
     result = dg.materialize(
         MARKET_DATA_ASSETS[:2], partition_key=SESSION, resources=resources(tmp_path, FlakySource()), run_config=config
     )

@@ -11,7 +11,7 @@ import pytest
 
 from screeners import indicators as ind
 
-REAL = Path("/work/shared/data/real")
+from conftest import REAL_DATA as REAL
 DAILY = {
     "AAPL": "yahoofinance-AAPL-20040819-20180120.csv",
     "GOOG": "yahoofinance-GOOG-20040819-20180120.csv",

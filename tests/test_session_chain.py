@@ -32,6 +32,13 @@ def test_a_synthetic_session_yields_signals_from_every_screener(workspace: Path,
     longs = pl.concat([lake.read(signals_dataset(n)).select("side", "entry", "stop", "target") for n in SCREENERS])
     long = longs.filter(pl.col("side") == "long")
     assert ((long["stop"] < long["entry"]) & (long["entry"] < long["target"])).all()
+    plan = lake.read("master_dashboard", "2025-11-25", "2025-11-25")
+    assert plan["rank"].to_list() == list(range(1, plan.height + 1))
+    named = set(plan["screeners"].str.split(", ").explode())
+    assert named == set(SCREENERS), named  # every screener reaches the plan
+    assert set(plan["regime"]) == {"bull"} or set(plan["regime"]) == {"bear"}  # SPY is in the universe
+    page = workspace / "lake" / "master_dashboard" / "date=2025-11-25" / "dashboard.html"
+    assert "dashboard page: " + str(page) in out and page.read_text().count("<svg") >= 10
     # A second run is idempotent: no new history, the same partitions rewritten.
     assert cli.main(["materialize", "--date", "2025-11-25"]) == 0
     assert "backfilling" not in capsys.readouterr().out

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import polars as pl
 
-from screeners import avwap_anchors, avwap_reclaim, breakout, ema_pullback, exhaustion_reversal, gapgo, orb
+from screeners import avwap_anchors, avwap_reclaim, breakout, dashboard, ema_pullback, exhaustion_reversal, gapgo, orb
 from tradingstation import schemas
 
 SCREENERS: dict[str, ModuleType] = {
@@ -43,5 +43,14 @@ schemas.register(
         avwap_anchors.ANCHOR_SCHEMA,
         "Anchored-VWAP anchors per symbol, as of the session before the key",
         ("symbol", "anchor_date", "anchor_type"),
+    )
+)
+
+schemas.register(
+    schemas.Dataset(
+        "master_dashboard",
+        dashboard.DASHBOARD_SCHEMA,
+        "The ranked trade plan of a session: one row per symbol and side",
+        ("rank",),
     )
 )

@@ -123,10 +123,24 @@ def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
         entry[2] += 1
     if not rows:
         return
+    pages = [
+        e.event_specific_data.materialization.metadata["html"].value
+        for e in result.get_asset_materialization_events()
+        if "html" in e.event_specific_data.materialization.metadata
+    ]
     width = max(len(n) for n in rows)
     print(f"{'asset':<{width}}  {'rows':>10}  lake key")
     for name, (count, key, _) in rows.items():
         print(f"{name:<{width}}  {count:>10,}  {key}")
+    if pages:
+        print(f"dashboard page: {pages[-1]}")
+
+
+def cmd_dashboard(args: argparse.Namespace, extra: list[str]) -> int:
+    """The runbook's `master_dashboard.py`: the ranked plan from the lake's signals (or fresh screens)."""
+    from screeners import dashboard
+
+    return dashboard.main(extra)
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -173,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--end")
     ses.set_defaults(func=cmd_sessions)
 
+    dash = sub.add_parser(
+        "dashboard", add_help=False,
+        help="the ranked trade plan: --hours-lookback 24 [--verbose] [--date D] [--html PATH] (see --help)",
+    )
+    dash.set_defaults(func=cmd_dashboard, passthrough=True)
+
     rd = sub.add_parser("read", help="print a dataset from the lake")
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
     rd.add_argument("--start", required=True)
@@ -184,8 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, extra = build_parser().parse_known_args(argv)
     try:
+        if getattr(args, "passthrough", False):
+            return args.func(args, extra)
+        if extra:
+            build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
         return args.func(args)
     except (TradingStationError, FileNotFoundError) as exc:
         print(f"tradingstation: error: {exc}", file=sys.stderr)

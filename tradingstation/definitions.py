@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from tradingstation.assets.dashboard import master_dashboard
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
 from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.assets.universe import universe
@@ -14,7 +15,7 @@ from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.config import resources_from_env
 
 MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
-ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS]
+ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard]
 
 # Every step runs in the run's own process: the multiprocess executor pays ~3 s of process
 # start per step here, more than most steps take.

@@ -30,6 +30,10 @@ class UniverseConfig(dg.Config):
     min_price: float = Field(5.0, description="minimum last close, in dollars")
     min_avg_dollar_volume: float = Field(10_000_000.0, description="minimum average daily dollar volume")
     lookback_sessions: int = Field(20, ge=1, le=250, description="sessions averaged for dollar volume")
+    always_include: list[str] = Field(
+        default_factory=lambda: ["SPY"],
+        description="symbols added to every list (SPY: the dashboard's market regime); still filtered",
+    )
 
 
 def candidates(config: UniverseConfig, source: MarketDataSource) -> tuple[list[str], str, dt.date | None]:
@@ -123,6 +127,7 @@ def liquidity_universe(
 def universe(context: dg.AssetExecutionContext, config: UniverseConfig, source: MarketDataSource) -> dg.Output:
     sessions = [calendar.session(k) for k in context.partition_keys]
     symbols, list_name, as_of = candidates(config, source)
+    symbols = list(dict.fromkeys([*symbols, *schemas.normalize_symbols(config.always_include)]))
     start = calendar.sessions_before(sessions[0], config.lookback_sessions)[0]
     end = calendar.previous_session(sessions[-1])
     fetched = source.fetch(symbols, Interval.DAY, start, end)
