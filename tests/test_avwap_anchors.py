@@ -7,36 +7,19 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from bars import daily_frame, sessions_from
 from screeners.avwap_anchors import ANCHOR_SCHEMA, AnchorParams, find_anchors, main
 
 D0 = dt.date(2025, 6, 2)  # a Monday
 
 
 def sessions(n: int) -> list[dt.date]:
-    out, d = [], D0
-    while len(out) < n:
-        if d.weekday() < 5:
-            out.append(d)
-        d += dt.timedelta(days=1)
-    return out
+    return sessions_from(D0, n)
 
 
 def frame(symbol: str, rows: list[tuple[float, float, float, float, int]]) -> pl.DataFrame:
     """Daily bars in the bar contract from (open, high, low, close, volume) rows."""
-    days = sessions(len(rows))
-    return pl.DataFrame(
-        {
-            "date": days,
-            "symbol": symbol,
-            "ts": [dt.datetime(d.year, d.month, d.day, 20, tzinfo=dt.timezone.utc) for d in days],
-            "open": [float(r[0]) for r in rows],
-            "high": [float(r[1]) for r in rows],
-            "low": [float(r[2]) for r in rows],
-            "close": [float(r[3]) for r in rows],
-            "volume": [r[4] for r in rows],
-        },
-        schema_overrides={"volume": pl.Int64, "ts": pl.Datetime("us", "UTC")},
-    )
+    return daily_frame(symbol, rows, sessions(len(rows)))
 
 
 X_ROWS = [

@@ -3,7 +3,6 @@ on real bars with several symbols stacked and interleaved, so ``.over`` separati
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import polars as pl

@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from bars import daily_frame, sessions_from
 from screeners.avwap_anchors import AnchorParams, find_anchors
 from screeners.avwap_reclaim import DETAIL, AvwapReclaimParams, main, screen
 from screeners.common import SIGNAL_SCHEMA
@@ -16,12 +17,7 @@ Row = tuple[float, float, float, float, int]
 
 
 def sessions(n: int) -> list[dt.date]:
-    out, d = [], D0
-    while len(out) < n:
-        if d.weekday() < 5:
-            out.append(d)
-        d += dt.timedelta(days=1)
-    return out
+    return sessions_from(D0, n)
 
 
 DAYS = sessions(60)
@@ -29,20 +25,7 @@ PEAK, LAST = DAYS[50], DAYS[59]
 
 
 def frame(symbol: str, rows: list[Row]) -> pl.DataFrame:
-    days = sessions(len(rows))
-    return pl.DataFrame(
-        {
-            "date": days,
-            "symbol": symbol,
-            "ts": [dt.datetime(d.year, d.month, d.day, 20, tzinfo=dt.timezone.utc) for d in days],
-            "open": [float(r[0]) for r in rows],
-            "high": [float(r[1]) for r in rows],
-            "low": [float(r[2]) for r in rows],
-            "close": [float(r[3]) for r in rows],
-            "volume": [r[4] for r in rows],
-        },
-        schema_overrides={"volume": pl.Int64, "ts": pl.Datetime("us", "UTC")},
-    )
+    return daily_frame(symbol, rows, sessions(len(rows)))
 
 
 def reclaim_path(last_volume: int, last_close: float = 102.0) -> list[Row]:

@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from bars import daily_frame
 from screeners import breakout, common
 from tradingstation import calendar, schemas
 
@@ -17,20 +18,7 @@ DATES = [*calendar.sessions_before(END, N - 1), END]
 
 def _bars(symbol: str, rows: list[tuple[float, float, float, float, int]]) -> pl.DataFrame:
     """Daily bars (open, high, low, close, volume) ending on END, one per session."""
-    dates = DATES[-len(rows):]
-    return pl.DataFrame(
-        {
-            "date": dates,
-            "symbol": symbol,
-            "ts": [calendar.session_open(d) for d in dates],
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [r[4] for r in rows],
-        },
-        schema=schemas.DAILY_BARS,
-    )
+    return daily_frame(symbol, rows, DATES)
 
 
 def _setup(symbol: str, base: float, last: tuple[float, ...], volume: int, up: bool = True) -> pl.DataFrame:

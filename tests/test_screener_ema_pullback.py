@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from bars import daily_frame
 from screeners import common, ema_pullback
 from screeners.ema_pullback import EmaPullbackParams
 from tradingstation import calendar, schemas
@@ -26,21 +27,8 @@ def _ema(values: list[float], n: int) -> list[float | None]:
 
 
 def _bars(symbol: str, rows: list[Bar], last_volume: int = 1_000_000) -> pl.DataFrame:
-    dates = DATES[-len(rows):]
     volumes = [1_000_000] * (len(rows) - 1) + [last_volume]
-    return pl.DataFrame(
-        {
-            "date": dates,
-            "symbol": symbol,
-            "ts": [calendar.session_open(d) for d in dates],
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": volumes,
-        },
-        schema=schemas.DAILY_BARS,
-    )
+    return daily_frame(symbol, [(o, h, lo, c, v) for (o, h, lo, c, *_), v in zip(rows, volumes)], DATES)
 
 
 UP_TREND: list[Bar] = [(c - 0.2, c + 0.5, c - 0.5, c) for c in (100.0 + i for i in range(60))]

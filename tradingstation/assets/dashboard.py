@@ -6,7 +6,6 @@ reaches back across the previous close), daily bars for the market regime (SPY a
 page beside it in the lake.
 """
 
-import datetime as dt
 
 import dagster as dg
 import polars as pl

@@ -9,7 +9,6 @@ the rows that break it to ``<dataset>_quarantine`` with a reason, and returns th
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 
 from tradingstation import calendar, schemas
 from tradingstation.assets.metadata import bars_metadata
