@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-SECTIONS = {"lake": "benchmarks.lake_bench"}
+SECTIONS = {"lake": "benchmarks.lake_bench", "screeners": "benchmarks.screeners_bench"}
 
 
 def main(argv: list[str]) -> int:
