@@ -11,7 +11,6 @@ these agree with the polars screeners; ``benchmarks/screeners_bench.py`` times b
 
 from __future__ import annotations
 
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -399,7 +398,7 @@ def exhaustion_reversal(
     for symbol, g in intraday_30m[intraday_30m["session"] == "regular"].groupby("symbol"):
         g = g.sort_values("ts").reset_index(drop=True)
         day, by_day = g["date"], g.groupby("date")
-        o, h, lo, c = g["open"], g["high"], g["low"], g["close"]
+        h, lo, c = g["high"], g["low"], g["close"]
         session_atr = _value_before(atrs.get(symbol), day)  # the daily ATR as of the prior session
         tod = g["ts"].dt.tz_convert("America/New_York").dt.time
         rvol_bar = _grouped_relative_volume(g["volume"], tod, p.volume_sessions)
