@@ -166,12 +166,12 @@ def find_anchors(
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screeners.avwap_anchors --lookback-days 30 [--ticker NVDA]``: print the anchors."""
     from screeners import cli
-    from tradingstation import calendar, schemas
+    from tradingstation import calendar
 
     parser = argparse.ArgumentParser(prog="python -m screeners.avwap_anchors", description=__doc__)
     parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
-    parser.add_argument("--ticker", type=schemas.normalize_symbols, help="one symbol (or comma-separated)")
-    parser.add_argument("--tickers", type=schemas.normalize_symbols, help="comma-separated symbols")
+    parser.add_argument("--ticker", type=cli.symbols_arg, help="one symbol (or comma-separated)")
+    parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
     cli.add_params(parser, AnchorParams)
     args = parser.parse_args(argv)
     date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())

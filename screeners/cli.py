@@ -21,6 +21,16 @@ _DATASETS = {"daily": "daily_bars", "intraday_1m": "intraday_1m", "intraday_30m"
 _INTERVALS = {"daily": "1d", "intraday_1m": "1m", "intraday_30m": "30m"}
 
 
+def symbols_arg(text: str) -> list[str]:
+    """argparse type for a comma-separated ticker list; the error names the bad ticker."""
+    from tradingstation import schemas
+
+    try:
+        return schemas.normalize_symbols(text)
+    except schemas.InvalidSymbolError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
     """One --flag per dataclass field (underscores become dashes), typed, defaults shown."""
     for field in dataclasses.fields(params_cls):
@@ -65,11 +75,11 @@ def run(
     description: str | None = None,
 ) -> int:
     """Parse flags, load ``inputs`` (argument name -> (bar kind, sessions back)), screen, print."""
-    from tradingstation import calendar, schemas
+    from tradingstation import calendar
 
     parser = argparse.ArgumentParser(prog=f"python -m screeners.{name}", description=description)
     parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
-    parser.add_argument("--tickers", type=schemas.normalize_symbols, help="comma-separated symbols")
+    parser.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols")
     parser.add_argument("--verbose", action="store_true", help="print every column and the inputs' sizes")
     add_params(parser, params_cls)
     args = parser.parse_args(argv)

@@ -204,7 +204,7 @@ def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[st
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m screeners.dashboard", description=__doc__)
     parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
-    parser.add_argument("--tickers", type=schemas.normalize_symbols, help="comma-separated symbols")
+    parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
     parser.add_argument("--verbose", action="store_true", help="every column and per-screener counts")
     parser.add_argument("--html", help="also write the dashboard as one HTML page here")
     cli.add_params(parser, DashboardParams)

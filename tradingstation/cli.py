@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from screeners.cli import symbols_arg
 from tradingstation import calendar, schemas
 from tradingstation.errors import TradingStationError
 
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
     rd.add_argument("--start", required=True)
     rd.add_argument("--end")
-    rd.add_argument("--symbols", type=schemas.normalize_symbols)
+    rd.add_argument("--symbols", type=symbols_arg)
     rd.add_argument("--rows", type=int, default=20)
     rd.set_defaults(func=cmd_read)
     return parser

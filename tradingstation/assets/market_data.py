@@ -6,6 +6,7 @@ the rows that break it to ``<dataset>_quarantine`` with a reason, and returns th
 """
 
 
+import bisect
 import datetime as dt
 
 import dagster as dg
@@ -29,10 +30,7 @@ def universe_for(lake: Lake, sessions: list[dt.date]) -> tuple[list[str], dict[s
     stored = lake.sessions("universe")
     if not stored:
         raise FileNotFoundError("the universe has never been materialized: materialize `universe` first")
-    use: dict[dt.date, dt.date] = {}
-    for day in sessions:
-        earlier = [s for s in stored if s <= day]
-        use[day] = earlier[-1] if earlier else stored[0]
+    use = {day: stored[max(bisect.bisect_right(stored, day) - 1, 0)] for day in sessions}
     table = lake.read("universe", sessions=sorted(set(use.values())), columns=["symbol", "included"])
     borrowed = {d.isoformat(): u.isoformat() for d, u in use.items() if d != u}
     return included_symbols(table), borrowed

@@ -1,0 +1,50 @@
+"""The command line: clear errors for bad input, and the runbook's read-only commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from lake_data import daily_frame
+from tradingstation import calendar, cli
+from tradingstation.lake import Lake
+
+
+def test_a_holiday_is_refused_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert cli.main(["materialize", "--date", "2025-12-25"]) == 2
+    assert "2025-12-25 is not an NYSE trading session (an NYSE holiday)" in capsys.readouterr().err
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_range_needs_both_ends(capsys) -> None:
+    assert cli.main(["materialize", "--start", "2025-11-24"]) == 2
+    assert "--start and --end go together" in capsys.readouterr().err
+
+
+def test_read_prints_a_dataset_and_rejects_bad_tickers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    Lake(str(tmp_path)).write("daily_bars", "2025-11-28", daily_frame(["2025-11-28"], ["NVDA", "AAPL"]))
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path))
+    assert cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "nvda"]) == 0
+    out = capsys.readouterr().out
+    assert "NVDA" in out and "AAPL" not in out
+    with pytest.raises(SystemExit):
+        cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "../x"])
+    assert "path separator" in capsys.readouterr().err
+
+
+def test_sessions_lists_the_early_close(capsys) -> None:
+    assert cli.main(["sessions", "--start", "2025-11-26", "--end", "2025-12-01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line[:10] for line in lines] == ["2025-11-26", "2025-11-28", "2025-12-01"]
+    assert "close 13:00 ET  early close" in lines[1]
+
+
+def test_latest_closed_session_respects_the_close() -> None:
+    before_close = calendar.session_close("2025-11-28") - dt.timedelta(minutes=1)
+    assert cli.latest_closed_session(before_close) == dt.date(2025, 11, 26)
+    assert cli.latest_closed_session(calendar.session_close("2025-11-28")) == dt.date(2025, 11, 28)
+    assert cli.latest_closed_session(dt.datetime(2025, 11, 29, 15, tzinfo=dt.timezone.utc)) == dt.date(2025, 11, 28)
