@@ -13,6 +13,7 @@ from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.assets.universe import universe
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.config import resources_from_env
+from tradingstation.schedules import build_schedules
 
 MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
 ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard]
@@ -34,6 +35,7 @@ market_data_job = dg.define_asset_job(
     description="The universe and its bars for one session.",
 )
 
+SCHEDULES = build_schedules(session_job)
 
 
 def build_definitions(env: Mapping[str, str] = os.environ) -> dg.Definitions:
@@ -41,6 +43,7 @@ def build_definitions(env: Mapping[str, str] = os.environ) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[session_job, market_data_job],
+        schedules=SCHEDULES,
         resources=resources_from_env(env),
         executor=EXECUTOR,
     )

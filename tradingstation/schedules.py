@@ -1,0 +1,117 @@
+"""The session schedules: premarket, market (every 5 minutes while open), postmarket.
+
+Cron runs in America/New_York, so daylight-saving changes never shift a session; each tick then
+asks the calendar whether it is a session and where in it we are, so holidays are skipped with a
+visible reason and early closes are honoured (on 2025-11-28 the 12:55 market tick runs, 13:05
+does not, and the postmarket run starts after 13:00). Every run request carries the session key
+and a run key, so a tick never runs twice.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+
+import dagster as dg
+
+from tradingstation import calendar
+
+OPENING_RANGE = dt.timedelta(minutes=15)  # ORB's default window: orb_signals waits for it
+SETTLE = dt.timedelta(minutes=10)  # after the close, before the postmarket run reads the day's bars
+POSTMARKET_END = dt.time(20, 0)
+
+PREMARKET_ASSETS = ["universe", "avwap_anchors", "intraday_1m", "gapgo_signals"]
+MARKET_ASSETS = ["intraday_1m", "avwap_reclaim_signals", "breakout_signals", "ema_pullback_signals"]
+POSTMARKET_ASSETS = ["daily_bars", "intraday_30m", "exhaustion_reversal_signals", "master_dashboard"]
+
+
+def _instant(context: dg.ScheduleEvaluationContext) -> dt.datetime:
+    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc)
+
+
+def _session_of(instant: dt.datetime) -> tuple[dt.date, calendar.SessionTimes | None]:
+    day = instant.astimezone(calendar.NY).date()
+    return day, calendar.session_times(day) if calendar.is_session(day) else None
+
+
+def _not_a_session(day: dt.date) -> dg.SkipReason:
+    why = "a weekend" if day.weekday() >= 5 else "an NYSE holiday"
+    return dg.SkipReason(f"{day} is not an NYSE trading session ({why})")
+
+
+def _request(kind: str, day: dt.date, assets: list[str], instant: dt.datetime | None = None) -> dg.RunRequest:
+    stamp = f":{instant.astimezone(calendar.NY):%H%M}" if instant else ""
+    return dg.RunRequest(
+        run_key=f"{kind}:{day}{stamp}",
+        partition_key=day.isoformat(),
+        asset_selection=[dg.AssetKey(a) for a in assets],
+        tags={"tradingstation/session": kind},
+    )
+
+
+def premarket_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    day, times = _session_of(instant)
+    if times is None:
+        yield _not_a_session(day)
+        return
+    if instant >= times.open:
+        yield dg.SkipReason(f"the {day} session opened at {times.open.astimezone(calendar.NY):%H:%M} ET")
+        return
+    # Yesterday's daily bar (once per session), then today's pre-market assets (every tick).
+    yield _request("daily", calendar.previous_session(day), ["daily_bars"])
+    yield _request("premarket", day, PREMARKET_ASSETS, instant)
+
+
+def market_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    day, times = _session_of(instant)
+    if times is None:
+        yield _not_a_session(day)
+        return
+    if not times.open <= instant < times.close:
+        state = "has not opened" if instant < times.open else "has closed"
+        close = times.close.astimezone(calendar.NY)
+        yield dg.SkipReason(f"the {day} session {state} (regular hours until {close:%H:%M} ET)")
+        return
+    assets = MARKET_ASSETS + (["orb_signals"] if instant >= times.open + OPENING_RANGE else [])
+    yield _request("market", day, assets, instant)
+
+
+def postmarket_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    day, times = _session_of(instant)
+    if times is None:
+        yield _not_a_session(day)
+        return
+    end = dt.datetime.combine(day, POSTMARKET_END, tzinfo=calendar.NY)
+    if instant < times.close + SETTLE:
+        yield dg.SkipReason(f"the {day} session closes at {times.close.astimezone(calendar.NY):%H:%M} ET")
+        return
+    if instant >= end:
+        yield dg.SkipReason(f"the {day} post-market window ended at 20:00 ET")
+        return
+    yield _request("postmarket", day, POSTMARKET_ASSETS)  # one run per session: the run key has no time
+
+
+def build_schedules(job: object) -> list[dg.ScheduleDefinition]:
+    """The three session schedules on ``job`` (the asset job over every asset, partitioned by session)."""
+    specs = [
+        ("premarket_schedule", ["0 7 * * 1-5", "0 8 * * 1-5", "0 9 * * 1-5", "20 9 * * 1-5"], premarket_requests),
+        ("market_schedule", "*/5 9-15 * * 1-5", market_requests),
+        ("postmarket_schedule", "*/15 13-19 * * 1-5", postmarket_requests),
+    ]
+    schedules = []
+    for name, cron, plan in specs:
+
+        def evaluate(context: dg.ScheduleEvaluationContext, plan=plan):
+            yield from plan(_instant(context))
+
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=name,
+                cron_schedule=cron,
+                execution_timezone=str(calendar.NY),
+                job=job,
+                execution_fn=evaluate,
+                default_status=dg.DefaultScheduleStatus.STOPPED,
+                description=(plan.__doc__ or name),
+            )
+        )
+    return schedules
