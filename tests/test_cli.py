@@ -48,3 +48,32 @@ def test_latest_closed_session_respects_the_close() -> None:
     assert cli.latest_closed_session(before_close) == dt.date(2025, 11, 26)
     assert cli.latest_closed_session(calendar.session_close("2025-11-28")) == dt.date(2025, 11, 28)
     assert cli.latest_closed_session(dt.datetime(2025, 11, 29, 15, tzinfo=dt.timezone.utc)) == dt.date(2025, 11, 28)
+
+
+def test_run_mode_premarket_through_dagster_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import dagster as dg
+
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    Lake(str(tmp_path / "lake")).write("universe", "2025-11-25", _universe(["NVDA"]))
+    assert cli.main(["run", "--mode", "premarket", "--date", "2025-11-26", "--tickers", "NVDA,TSLA"]) == 0
+    out = capsys.readouterr().out
+    assert "✓ gapgo_signals" in out and "premarket for 2025-11-26 succeeded" in out
+    universe = Lake(str(tmp_path / "lake")).read("universe", "2025-11-26", "2025-11-26")
+    assert set(universe["symbol"]) == {"NVDA", "TSLA", "SPY"}
+    with dg.DagsterInstance.get() as instance:  # the runs are in the instance, visible in the UI
+        assert len(instance.get_runs()) == 2
+
+
+def _universe(symbols: list[str]):
+    import polars as pl
+
+    from tradingstation import schemas
+
+    return schemas.conform(
+        pl.DataFrame({"symbol": symbols, "included": True, "reason": "", "list_name": "explicit"}).with_columns(
+            last_close=pl.lit(None, pl.Float64), avg_dollar_volume=pl.lit(None, pl.Float64),
+            list_as_of=pl.lit(None, pl.Date), date=pl.lit(dt.date(2025, 11, 25)),
+        ),
+        schemas.UNIVERSE,
+    )

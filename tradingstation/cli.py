@@ -45,23 +45,29 @@ HISTORY_ASSETS = {"daily_bars": 250, "intraday_30m": 10}  # sessions of history 
 
 
 def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
-            assets: list[str] | None = None, log_level: str = "WARNING"):
-    """Run a job of the definitions in this process, recorded in the instance."""
+            assets: list[str] | None = None, log_level: str = "WARNING", run_config: dict | None = None):
+    """Run a job of the definitions in this process, recorded in the instance, showing progress."""
     import dagster as dg
+    from dagster._core.utils import make_new_run_id
 
     from tradingstation.definitions import build_definitions
+
+    from tradingstation.progress import follow
 
     tags = {}
     if first and last:
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    return build_definitions().resolve_job_def(job_name).execute_in_process(
-        instance=instance(),
-        partition_key=key,
-        tags=tags,
-        asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
+    run_id = make_new_run_id()
+    with follow(instance(), run_id):
+        return build_definitions().resolve_job_def(job_name).execute_in_process(
+            instance=instance(),
+            partition_key=key,
+            tags=tags,
+            asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
+            raise_on_error=False,
+            run_id=run_id,
+            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
 
 
 def ensure_history(day: dt.date, log_level: str) -> bool:
@@ -108,6 +114,36 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     status = "succeeded" if result.success else "FAILED"
     print(f"run {result.run_id} {status} in {elapsed:.1f}s")
     return 0 if result.success else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The runbook's orchestrator: one session mode through the same assets as its schedule."""
+    from tradingstation import schedules
+
+    day = calendar.session(args.date) if args.date else calendar.session(dt.date.today())
+    instance()
+    plan: list[tuple[str, dt.date, list[str]]] = {
+        "premarket": [("daily", calendar.previous_session(day), ["daily_bars"]),
+                      ("premarket", day, schedules.PREMARKET_ASSETS)],
+        "market": [("market", day, [*schedules.MARKET_ASSETS, "orb_signals"])],
+        "postmarket": [("postmarket", day, schedules.POSTMARKET_ASSETS)],
+    }[args.mode]
+    config = None
+    if args.tickers:  # the runbook's --tickers: this session's universe is exactly these symbols
+        config = {"ops": {"universe": {"config": {"list_name": "explicit", "symbols": args.tickers}}}}
+        if args.mode != "premarket":
+            plan.insert(0, ("universe", day, ["universe"]))
+    started, failed = time.perf_counter(), []
+    for label, session, assets in plan:
+        print(f"{args.mode}: {label} for {session} ({', '.join(assets)})")
+        use = config if "universe" in assets else None
+        result = execute("session_job", key=session.isoformat(), assets=assets, log_level=args.log_level, run_config=use)
+        print_materializations(result)
+        if not result.success:
+            failed.append(f"{label} {session} (run {result.run_id})")
+    verdict = "FAILED: " + "; ".join(failed) if failed else "succeeded"
+    print(f"{args.mode} for {day} {verdict} in {time.perf_counter() - started:.1f}s")
+    return 1 if failed else 0
 
 
 def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
@@ -187,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--start", default=dt.date.today().isoformat())
     ses.add_argument("--end")
     ses.set_defaults(func=cmd_sessions)
+
+    run = sub.add_parser("run", help="run one session mode now: premarket, market or postmarket (the runbook's orchestrator)")
+    run.add_argument("--mode", required=True, choices=["premarket", "market", "postmarket"])
+    run.add_argument("--date", help="session YYYY-MM-DD (default: today, which must be a session)")
+    run.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols: the session's universe")
+    run.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
+    run.set_defaults(func=cmd_run)
 
     dash = sub.add_parser(
         "dashboard", add_help=False,

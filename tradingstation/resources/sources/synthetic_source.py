@@ -264,6 +264,15 @@ class SyntheticSource(MarketDataSource):
     extended_hours: bool = True  # pre- and post-market 1m bars
 
     def _fetch(self, symbols: list[str], interval: Interval, start: dt.date, end: dt.date) -> FetchResult:
+        result = self._generate(symbols, interval, start, end)
+        # Like a live feed, never serve a bar that has not finished yet (a run during today's session).
+        now = dt.datetime.now(dt.timezone.utc)
+        if result.bars.height and result.bars["ts"].max() + dt.timedelta(days=1) > now:
+            length = pl.duration(minutes=interval.minutes) if interval.intraday else pl.duration(hours=7)
+            result.bars = result.bars.filter(pl.col("ts") + length <= now)
+        return result
+
+    def _generate(self, symbols: list[str], interval: Interval, start: dt.date, end: dt.date) -> FetchResult:
         sessions = calendar.sessions_in_range(start, end)
         if not sessions:
             return FetchResult.empty()
