@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from screeners.cli import symbols_arg
-from tradingstation import calendar, schemas
+from tradingstation import calendar, logs, schemas
 from tradingstation.errors import TradingStationError
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
@@ -204,6 +204,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tradingstation", description=__doc__)
+    parser.add_argument("--log-format", choices=["text", "json"], help="log lines as text (default) or JSON")
     sub = parser.add_subparsers(dest="command", required=True)
 
     mat = sub.add_parser("materialize", help="materialize a job's assets for a session or a range, through Dagster")
@@ -249,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = build_parser().parse_known_args(argv)
+    if args.log_format:
+        os.environ[logs.ENV_FORMAT] = args.log_format  # Dagster runs started below log the same way
+    logs.configure(args.log_format)
     try:
         if getattr(args, "passthrough", False):
             return args.func(args, extra)

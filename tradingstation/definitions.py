@@ -12,6 +12,7 @@ from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_
 from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.assets.universe import universe
 from tradingstation.partitions import SESSION_PARTITIONS
+from tradingstation.logs import dagster_loggers
 from tradingstation.resources.config import resources_from_env
 from tradingstation.schedules import build_schedules
 
@@ -45,6 +46,7 @@ def build_definitions(env: Mapping[str, str] = os.environ) -> dg.Definitions:
         jobs=[session_job, market_data_job],
         schedules=SCHEDULES,
         resources=resources_from_env(env),
+        loggers=dagster_loggers(env.get("TRADINGSTATION_LOG_FORMAT")),
         executor=EXECUTOR,
     )
 
