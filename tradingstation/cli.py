@@ -41,7 +41,7 @@ def instance():  # -> dg.DagsterInstance
     return dg.DagsterInstance.get()
 
 
-HISTORY_ASSETS = {"daily_bars": 250, "intraday_30m": 10}  # sessions of history the screeners read
+HISTORY_ASSETS = {"daily_bars": 200, "intraday_30m": 10}  # sessions the screeners read (= daily retention)
 
 
 def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     mat.add_argument(
         "--history", action=argparse.BooleanOptionalAction, default=True,
-        help="first backfill the daily (250 sessions) and 30-minute (10) history the screeners read, if missing",
+        help="first backfill the daily (200 sessions) and 30-minute (10) history the screeners read, if missing",
     )
     mat.set_defaults(func=cmd_materialize)
 

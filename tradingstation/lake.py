@@ -58,6 +58,15 @@ class WriteInfo:
     bytes: int
 
 
+@dataclass(frozen=True, order=True)
+class FileEntry:
+    """One stored file: its key relative to the lake root (``daily_bars/date=2025-01-02/part-0.parquet``)
+    and its size in bytes."""
+
+    key: str
+    size: int
+
+
 class Lake:
     """One lake root, local or S3-compatible."""
 
@@ -280,6 +289,94 @@ class Lake:
             opts["aws_endpoint_url"] = self.endpoint_url
             opts["aws_allow_http"] = str(self.endpoint_url.startswith("http://")).lower()
         return opts
+
+    # --- raw files (maintenance: retention, backup, restore, verification) -------------------
+
+    @property
+    def base_uri(self) -> str:
+        """The root as an absolute location: ``s3://bucket/prefix`` or an absolute local path."""
+        return f"s3://{self._base}" if self.is_s3 else self._base
+
+    def _key_path(self, key: str) -> str:
+        parts = key.split("/")
+        if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"lake key {key!r} must be a relative 'a/b/c' path without '.', '..' or empty parts")
+        return f"{self._base.rstrip('/')}/{key}"
+
+    def key_uri(self, key: str) -> str:
+        """The full location of a key relative to the root."""
+        path = self._key_path(key)
+        return f"s3://{path}" if self.is_s3 else path
+
+    def files(self, prefix: str = "") -> list[FileEntry]:
+        """Every file under the root, or under the folder ``prefix``, sorted by key (one listing call)."""
+        base = self._key_path(prefix.rstrip("/")) if prefix.strip("/") else self._base
+        cut = len(self._base.rstrip("/")) + 1
+        with self._errors(base):
+            infos = self._fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=True))
+        return sorted(FileEntry(i.path[cut:], i.size) for i in infos if i.type == pafs.FileType.File)
+
+    def open_file(self, key: str) -> pa.NativeFile:
+        """A random-access handle on one file (e.g. for ``pyarrow.parquet.ParquetFile``: footer only)."""
+        path = self._key_path(key)
+        with self._errors(path):
+            return self._fs.open_input_file(path)
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of one file; FileNotFoundError when it does not exist."""
+        path = self._key_path(key)
+        with self._errors(path):
+            if self._fs.get_file_info(path).type != pafs.FileType.File:
+                raise FileNotFoundError(f"no file {self.key_uri(key)}")
+            with self._fs.open_input_stream(path) as stream:
+                return stream.read()
+
+    def write_bytes(self, key: str, data: bytes) -> int:
+        """Atomically create or replace one file (a rename locally, a single PUT on S3); returns its size."""
+        path = self._key_path(key)
+        with self._errors(path):
+            if self.is_s3:
+                with self._fs.open_output_stream(path) as out:
+                    out.write(data)
+                return len(data)
+            directory, name = path.rsplit("/", 1)
+            self._fs.create_dir(directory, recursive=True)
+            tmp = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
+            try:
+                with self._fs.open_output_stream(tmp) as out:
+                    out.write(data)
+                self._fs.move(tmp, path)
+            except BaseException:
+                _remove_quietly(self._fs, tmp)
+                raise
+        return len(data)
+
+    def delete_key(self, key: str) -> bool:
+        """Remove one file; False when it did not exist."""
+        path = self._key_path(key)
+        with self._errors(path):
+            if self._fs.get_file_info(path).type != pafs.FileType.File:
+                return False
+            self._fs.delete_file(path)
+        return True
+
+    def delete_partition(self, dataset: str, key_date: dt.date | str) -> list[FileEntry]:
+        """Remove a whole ``date=`` folder: the Parquet file first (readers stop seeing the partition at
+        once), then the files beside it (e.g. dashboard.html). ``key_date`` need not be a session, so
+        a stray folder can be removed too. Returns what was deleted."""
+        day = calendar.to_date(key_date).isoformat()
+        prefix = f"{schemas.dataset(dataset).name}/date={day}"
+        entries = sorted(self.files(prefix), key=lambda e: (not e.key.endswith("/" + FILE_NAME), e.key))
+        for entry in entries:
+            self.delete_key(entry.key)
+        if not self.is_s3:  # drop the empty folder; a concurrent writer's new file keeps it
+            folder = self._key_path(prefix)
+            try:
+                if not self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+                    self._fs.delete_dir(folder)
+            except OSError:
+                pass
+        return entries
 
     @contextmanager
     def _errors(self, where: str) -> Iterator[None]:

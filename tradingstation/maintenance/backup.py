@@ -1,0 +1,308 @@
+"""Backup and restore: whole-lake (or per-dataset) snapshots with a sha256 manifest.
+
+A backup is ``{target}/{label}/{key}`` for every file of the lake (``label`` defaults to the
+snapshot's New York date, ``YYYY-MM-DD``), followed by ``{target}/{label}/manifest.json``::
+
+    {"format": 1, "label": "2025-11-28", "created_at": "...Z", "completed_at": "...Z",
+     "source_root": "s3://bucket/lake", "datasets": [...], "total_bytes": 123,
+     "files": [{"key": "daily_bars/date=2025-11-28/part-0.parquet", "size": 1234, "sha256": "..."}]}
+
+The manifest is written last, after the copied sizes were checked, so an interrupted backup has
+no manifest and restore refuses it. ``target`` is any lake root (a local path or
+``s3://bucket/prefix``) and goes through the same pyarrow filesystem code as the lake itself.
+
+Restore reads the manifest, then checks the size and sha256 of **every** file it will restore
+before it writes anything; a damaged or incomplete backup is refused with a BackupError naming
+the damaged keys, and the live lake is untouched. Only then is each file copied back (each write
+atomic); files identical to the live ones are left alone, and live files the backup does not hold
+(e.g. sessions newer than the backup) are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tradingstation import schemas
+from tradingstation.errors import TradingStationError
+from tradingstation.lake import ENV_ENDPOINT, ENV_REGION, FileEntry, Lake
+from tradingstation.maintenance._common import TMP_SUFFIX, human, redact, today_ny
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+ENV_BACKUP_ROOT = "TRADINGSTATION_BACKUP_ROOT"
+DEFAULT_BACKUP_ROOT = "./data/backups"
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class BackupError(TradingStationError):
+    """A backup that cannot be made or restored; ``damaged`` maps each bad key to its problem."""
+
+    def __init__(self, message: str, damaged: dict[str, str] | None = None):
+        super().__init__(message)
+        self.damaged = damaged or {}
+
+
+def backup_lake(target: Lake | str | None = None) -> Lake:
+    """A backup location as a Lake: ``target``, else $TRADINGSTATION_BACKUP_ROOT (default ./data/backups),
+    with the lake's S3 endpoint and region settings."""
+    if isinstance(target, Lake):
+        return target
+    root = target or os.environ.get(ENV_BACKUP_ROOT) or DEFAULT_BACKUP_ROOT
+    return Lake(root, os.environ.get(ENV_ENDPOINT) or os.environ.get("AWS_ENDPOINT_URL"),
+                os.environ.get(ENV_REGION) or os.environ.get("AWS_REGION"))
+
+
+def _check_label(label: str) -> str:
+    if not _LABEL.match(label):
+        raise BackupError(f"backup label {label!r} must be letters, digits, '.', '_' or '-' (e.g. 2024-01-15)")
+    return label
+
+
+def _overlap(a: Lake, b: Lake) -> bool:
+    """True when one location lies inside the other (same storage)."""
+    if a.is_s3 != b.is_s3 or (a.is_s3 and a.endpoint_url != b.endpoint_url):
+        return False
+    x, y = a.base_uri.rstrip("/") + "/", b.base_uri.rstrip("/") + "/"
+    return x.startswith(y) or y.startswith(x)
+
+
+def _datasets(names: Iterable[str] | None) -> set[str] | None:
+    return None if names is None else {schemas.dataset(n).name for n in names}
+
+
+def _selected(key: str, datasets: set[str] | None) -> bool:
+    return datasets is None or key.split("/", 1)[0] in datasets
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class BackupReport:
+    label: str
+    source: str
+    location: str  # where the snapshot is: {target}/{label}
+    files: list[FileEntry] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # listed, then deleted before it could be read
+    manifest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.manifest)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def summary(self) -> str:
+        lines = [f"backup {self.label}: {len(self.files)} file(s), {human(self.bytes)} from {self.source} to {self.location}"]
+        if self.vanished:
+            lines.append(f"  {len(self.vanished)} file(s) disappeared during the backup: {', '.join(self.vanished[:5])}")
+        lines.append(f"  manifest {self.manifest}" if self.manifest else "  INCOMPLETE: no manifest written")
+        return "\n".join(lines)
+
+
+def backup(
+    lake: Lake,
+    target: Lake | str | None = None,
+    label: str | None = None,
+    *,
+    datasets: Iterable[str] | None = None,
+    overwrite: bool = False,
+) -> BackupReport:
+    """Copy every file of ``lake`` (or of ``datasets``) to ``{target}/{label}/`` and write the manifest last."""
+    dest = backup_lake(target)
+    label = _check_label(label or today_ny().isoformat())
+    if _overlap(lake, dest):
+        raise BackupError(f"the backup location {redact(dest.root)} overlaps the lake {redact(lake.root)}")
+    wanted = _datasets(datasets)
+    manifest_key = f"{label}/{MANIFEST}"
+    existing = dest.files(label)
+    if any(e.key == manifest_key for e in existing):
+        if not overwrite:
+            raise BackupError(f"a complete backup {label!r} already exists at {redact(dest.root)}: choose another label or overwrite")
+        dest.delete_key(manifest_key)  # from here the old snapshot counts as incomplete
+    sources = [f for f in lake.files() if _selected(f.key, wanted) and not f.key.rsplit("/", 1)[-1].endswith(TMP_SUFFIX)]
+    if not sources:
+        raise BackupError(f"nothing to back up: the lake at {redact(lake.root)} holds no files"
+                          + (f" of {sorted(wanted)}" if wanted else ""))
+    report = BackupReport(label, redact(lake.root), redact(dest.key_uri(label)))
+    created = _now()
+    entries = []
+    for src in sources:
+        try:
+            data = lake.read_bytes(src.key)
+        except FileNotFoundError:  # deleted by retention or a rewrite while we copied
+            report.vanished.append(src.key)
+            continue
+        dest.write_bytes(f"{label}/{src.key}", data)
+        entries.append({"key": src.key, "size": len(data), "sha256": _sha256(data)})
+        report.files.append(FileEntry(src.key, len(data)))
+    stored = {e.key: e.size for e in dest.files(label)}
+    short = [e["key"] for e in entries if stored.get(f"{label}/{e['key']}") != e["size"]]
+    if short:
+        raise BackupError(f"backup {label!r} is incomplete: the copies of {short[:10]} do not have their size", dict.fromkeys(short, "size"))
+    for key in sorted(set(stored) - {f"{label}/{e['key']}" for e in entries}):
+        dest.delete_key(key)  # left by an earlier interrupted or overwritten backup under this label
+    manifest = {
+        "format": FORMAT,
+        "label": label,
+        "created_at": created,
+        "completed_at": _now(),
+        "source_root": redact(lake.root),
+        "source_endpoint": redact(lake.endpoint_url),
+        "datasets": sorted({e["key"].split("/", 1)[0] for e in entries}),
+        "total_bytes": sum(e["size"] for e in entries),
+        "files": entries,
+    }
+    dest.write_bytes(manifest_key, json.dumps(manifest, indent=1).encode())
+    report.manifest = dest.key_uri(manifest_key)
+    return report
+
+
+def read_manifest(source: Lake, label: str) -> dict:
+    """The manifest of backup ``label``; BackupError when it is missing (incomplete) or unreadable."""
+    key = f"{_check_label(label)}/{MANIFEST}"
+    try:
+        manifest = json.loads(source.read_bytes(key))
+    except FileNotFoundError:
+        present = source.files(label)
+        if present:
+            raise BackupError(
+                f"backup {label!r} at {redact(source.root)} is incomplete: {len(present)} file(s) but no {MANIFEST} "
+                "(the backup was interrupted); refusing to restore it", {key: "missing manifest"}
+            ) from None
+        labels = sorted({e.key.split("/", 1)[0] for e in source.files() if e.key.endswith("/" + MANIFEST)})
+        raise BackupError(
+            f"no backup {label!r} at {redact(source.root)}; complete backups there: {', '.join(labels) or 'none'}"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BackupError(f"backup {label!r}: {MANIFEST} is not valid JSON ({exc})", {key: "unreadable manifest"}) from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if manifest.get("format") != FORMAT or not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("key"), str) and isinstance(f.get("size"), int)
+        and isinstance(f.get("sha256"), str) for f in files
+    ):
+        raise BackupError(f"backup {label!r}: {MANIFEST} is not a format-{FORMAT} manifest", {key: "invalid manifest"})
+    return manifest
+
+
+@dataclass
+class RestoreReport:
+    label: str
+    source: str
+    created_at: str
+    restored: list[FileEntry] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already identical in the live lake
+    kept: list[str] = field(default_factory=list)  # live files the backup does not hold, left as they are
+    verified: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return True  # a damaged, incomplete or failing restore raises BackupError instead
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.restored)
+
+    def summary(self) -> str:
+        check = "every file's size and sha256 verified" if self.verified else "NOT verified beforehand"
+        lines = [
+            f"restore {self.label} (made {self.created_at}) from {self.source}: {check}",
+            f"  restored {len(self.restored)} file(s), {human(self.bytes)}; {len(self.unchanged)} already identical",
+        ]
+        lines += [f"    {f.key}" for f in self.restored[:20]]
+        if len(self.restored) > 20:
+            lines.append(f"    ... and {len(self.restored) - 20} more")
+        if self.kept:
+            lines.append(f"  kept {len(self.kept)} live file(s) the backup does not hold (newer data)")
+        return "\n".join(lines)
+
+
+def _problem(data: bytes | None, entry: dict) -> str | None:
+    if data is None:
+        return "missing from the backup"
+    if len(data) != entry["size"]:
+        return f"size {len(data)}, manifest says {entry['size']}"
+    if _sha256(data) != entry["sha256"]:
+        return "sha256 does not match the manifest"
+    return None
+
+
+def _read(source: Lake, key: str) -> bytes | None:
+    try:
+        return source.read_bytes(key)
+    except FileNotFoundError:
+        return None
+
+
+def restore(
+    lake: Lake,
+    source: Lake | str | None = None,
+    label: str = "",
+    verify: bool = True,
+    *,
+    datasets: Iterable[str] | None = None,
+) -> RestoreReport:
+    """Bring the files of backup ``label`` back into ``lake``, after verifying every one of them.
+
+    ``verify=False`` skips the full check beforehand (each file is still checked just before it is
+    written, and a damaged one stops the restore there).
+    """
+    src = backup_lake(source)
+    if not label:
+        raise BackupError("restore needs the label of a backup (e.g. --date 2024-01-15)")
+    if _overlap(lake, src):
+        raise BackupError(f"the backup location {redact(src.root)} overlaps the lake {redact(lake.root)}")
+    manifest = read_manifest(src, label)
+    wanted = _datasets(datasets)
+    entries = [e for e in manifest["files"] if _selected(e["key"], wanted)]
+    damaged: dict[str, str] = {}
+    for entry in entries:
+        try:
+            lake.key_uri(entry["key"])
+        except ValueError:
+            damaged[entry["key"]] = "not a valid lake key"
+    if verify:
+        for entry in entries:
+            if entry["key"] not in damaged:
+                problem = _problem(_read(src, f"{label}/{entry['key']}"), entry)
+                if problem:
+                    damaged[entry["key"]] = problem
+    if damaged:
+        shown = "; ".join(f"{k}: {v}" for k, v in list(damaged.items())[:20])
+        more = f" (and {len(damaged) - 20} more)" if len(damaged) > 20 else ""
+        raise BackupError(
+            f"backup {label!r} at {redact(src.root)} is damaged, refusing to restore (the lake was not changed): "
+            f"{len(damaged)} bad file(s): {shown}{more}", damaged,
+        )
+    report = RestoreReport(label, redact(src.key_uri(label)), str(manifest.get("created_at", "?")), verified=verify)
+    live = {f.key: f.size for f in lake.files()}
+    for entry in entries:
+        data = _read(src, f"{label}/{entry['key']}")
+        problem = _problem(data, entry)
+        if problem:  # changed since the check, or verify=False
+            raise BackupError(
+                f"backup {label!r}: {entry['key']}: {problem}; stopped after restoring {len(report.restored)} file(s)",
+                {entry["key"]: problem},
+            )
+        assert data is not None
+        if live.get(entry["key"]) == len(data) and _sha256(_read(lake, entry["key"]) or b"") == entry["sha256"]:
+            report.unchanged.append(entry["key"])
+            continue
+        lake.write_bytes(entry["key"], data)
+        report.restored.append(FileEntry(entry["key"], len(data)))
+    held = {e["key"] for e in entries}
+    report.kept = sorted(k for k in live if k not in held and _selected(k, wanted) and not k.endswith(TMP_SUFFIX))
+    return report
