@@ -65,7 +65,7 @@ def test_run_mode_premarket_through_dagster_with_progress(tmp_path: Path, monkey
         assert len(instance.get_runs()) == 2
 
 
-def _universe(symbols: list[str]):
+def _universe(symbols: list[str], day: dt.date = dt.date(2025, 11, 25)):
     import polars as pl
 
     from tradingstation import schemas
@@ -73,7 +73,39 @@ def _universe(symbols: list[str]):
     return schemas.conform(
         pl.DataFrame({"symbol": symbols, "included": True, "reason": "", "list_name": "explicit"}).with_columns(
             last_close=pl.lit(None, pl.Float64), avg_dollar_volume=pl.lit(None, pl.Float64),
-            list_as_of=pl.lit(None, pl.Date), date=pl.lit(dt.date(2025, 11, 25)),
+            list_as_of=pl.lit(None, pl.Date), date=pl.lit(day),
         ),
         schemas.UNIVERSE,
     )
+
+
+def test_lake_operations_find_and_repair_a_gap_and_refuse_a_damaged_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    lake_root, backups = tmp_path / "lake", tmp_path / "backups"
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(lake_root))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    lake = Lake(str(lake_root))
+    sessions = ["2025-11-24", "2025-11-25", "2025-11-26"]
+    lake.write("universe", "2025-11-24", _universe(["NVDA", "AAPL"], dt.date(2025, 11, 24)))
+    frame = daily_frame(sessions, ["NVDA", "AAPL"])
+    lake.write_sessions("daily_bars", frame.filter(~((frame["symbol"] == "NVDA") & (frame["date"] == dt.date(2025, 11, 25)))), sessions)
+
+    assert cli.main(["lake", "detect-gaps"]) == 1
+    assert "NVDA" in capsys.readouterr().out
+    assert cli.main(["lake", "fill-gaps", "--symbol", "NVDA"]) == 0
+    assert "rebuilding daily_bars for 2025-11-25 .. 2025-11-25 as one run" in capsys.readouterr().out
+    assert "NVDA" in set(lake.read("daily_bars", "2025-11-25", "2025-11-25")["symbol"])
+    assert cli.main(["lake", "verify", "--check-gaps"]) == 0
+
+    assert cli.main(["lake", "backup", "--target", str(backups), "--label", "good"]) == 0
+    victim = backups / "good" / "daily_bars" / "date=2025-11-24" / "part-0.parquet"
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
+    lake.delete("daily_bars", "2025-11-26")
+    capsys.readouterr()
+    assert cli.main(["lake", "restore", "--date", "good", "--source", str(backups)]) == 2
+    assert "daily_bars/date=2025-11-24/part-0.parquet" in capsys.readouterr().err
+    assert not lake.exists("daily_bars", "2025-11-26")  # nothing restored from a damaged backup
+
+    assert cli.main(["lake", "cleanup", "--dry-run"]) == 0
+    assert lake.exists("daily_bars", "2025-11-24")

@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.set_defaults(func=cmd_dashboard, passthrough=True)
 
+    from tradingstation import cli_lake
+
+    cli_lake.add_commands(sub)
+
     rd = sub.add_parser("read", help="print a dataset from the lake")
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
     rd.add_argument("--start", required=True)
@@ -259,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
         return args.func(args)
-    except (TradingStationError, FileNotFoundError) as exc:
+    except (TradingStationError, FileNotFoundError, ValueError) as exc:
         print(f"tradingstation: error: {exc}", file=sys.stderr)
         return 2
 

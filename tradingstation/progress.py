@@ -14,8 +14,9 @@ _SHOWN = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.D
 
 
 @contextmanager
-def follow(instance: dg.DagsterInstance, run_id: str, out: TextIO = sys.stdout, every: float = 0.5) -> Iterator[None]:
+def follow(instance: dg.DagsterInstance, run_id: str, out: TextIO | None = None, every: float = 0.5) -> Iterator[None]:
     """Print each step's start and end from the instance's event log while the run executes."""
+    out = out or sys.stdout
     stop = threading.Event()
     shown = [0]  # entries already printed; the log only grows, in order
     started: dict[str, float] = {}
