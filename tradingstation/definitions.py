@@ -10,11 +10,14 @@ import dagster as dg
 from tradingstation.assets.dashboard import master_dashboard
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
 from tradingstation.assets.signals import SIGNAL_ASSETS
+from tradingstation.checks.definitions import ALL_CHECKS
+from tradingstation.freshness import FRESHNESS_CHECKS
 from tradingstation.assets.universe import universe
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.logs import dagster_loggers
 from tradingstation.resources.config import resources_from_env
 from tradingstation.schedules import build_schedules
+from tradingstation.sensors import ALL_SENSORS, SENSOR_JOBS
 
 MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
 ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard]
@@ -23,15 +26,19 @@ ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard]
 # start per step here, more than most steps take.
 EXECUTOR = dg.in_process_executor
 
+# Freshness checks judge the wall clock, not a session: they run from the UI and the freshness
+# sensor, never inside a (possibly historical) session run.
+WITHOUT_FRESHNESS = dg.AssetSelection.checks(*FRESHNESS_CHECKS)
+
 session_job = dg.define_asset_job(
     "session_job",
-    selection=dg.AssetSelection.assets(*ALL_ASSETS),
+    selection=dg.AssetSelection.assets(*ALL_ASSETS) - WITHOUT_FRESHNESS,
     partitions_def=SESSION_PARTITIONS,
     description="Every asset of one trading session, in dependency order.",
 )
 market_data_job = dg.define_asset_job(
     "market_data_job",
-    selection=dg.AssetSelection.groups("market_data"),
+    selection=dg.AssetSelection.groups("market_data") - WITHOUT_FRESHNESS,
     partitions_def=SESSION_PARTITIONS,
     description="The universe and its bars for one session.",
 )
@@ -43,8 +50,10 @@ def build_definitions(env: Mapping[str, str] = os.environ) -> dg.Definitions:
     """The definitions with resources configured from ``env`` (the CLI builds them per command)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[session_job, market_data_job],
+        asset_checks=[*ALL_CHECKS, *FRESHNESS_CHECKS],
+        jobs=[session_job, market_data_job, *SENSOR_JOBS],
         schedules=SCHEDULES,
+        sensors=ALL_SENSORS,
         resources=resources_from_env(env),
         loggers=dagster_loggers(env.get("TRADINGSTATION_LOG_FORMAT")),
         executor=EXECUTOR,

@@ -53,6 +53,9 @@ def bars_asset(name: str, interval: Interval, description: str) -> dg.AssetsDefi
         store = lake.get()
         sessions = [calendar.session(k) for k in context.partition_keys]
         symbols, borrowed = universe_for(store, sessions)
+        anchor = context.run.tags.get("tradingstation/universe_session")
+        if anchor:  # history requested by the universe sensor for symbols new on that session
+            symbols = sorted({*symbols, *universe_for(store, [calendar.session(anchor)])[0]})
         fetched = source.fetch(symbols, interval, sessions[0], sessions[-1])
         checked = schemas.validate_bars(fetched.bars, intraday=interval.intraday, sessions=sessions)
         quarantine_infos = store.write_sessions(f"{name}_quarantine", checked.quarantine, sessions)

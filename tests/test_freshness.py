@@ -1,0 +1,156 @@
+"""Session-aware freshness at chosen instants (New York time) against a temporary lake."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from lake_data import daily_frame, minute_frame
+
+from tradingstation import calendar, freshness
+from tradingstation.freshness import FRESHNESS_CHECKS, check_daily, check_intraday, evaluate
+from tradingstation.lake import Lake
+from tradingstation.resources.lake_io import LakeResource
+
+SYMBOLS = ["AAPL", "NVDA"]
+
+
+def at(when: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(when).replace(tzinfo=calendar.NY)
+
+
+def minutes_until(session: str, last: str) -> int:
+    """How many 1-minute bars from the open make the last one start at ``last`` (HH:MM ET)."""
+    open_ = calendar.session_open(session)
+    return int((at(f"{session}T{last}") - open_).total_seconds() // 60) + 1
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(str(tmp_path))
+
+
+def write_minutes(lake: Lake, session: str, last: str) -> None:
+    lake.write("intraday_1m", session, minute_frame(session, SYMBOLS, minutes_until(session, last)))
+
+
+def test_intraday_fresh_when_the_latest_bar_is_recent(lake: Lake) -> None:
+    write_minutes(lake, "2025-12-01", "09:58")
+    result = check_intraday(lake, at("2025-12-01T10:00"))
+    assert result.fresh and result.checked and result.session == dt.date(2025, 12, 1)
+    assert result.last_ts == at("2025-12-01T09:58") and result.last_key.endswith("intraday_1m/date=2025-12-01/part-0.parquet")
+
+
+def test_intraday_stale_when_the_latest_bar_is_older_than_15_minutes(lake: Lake) -> None:
+    write_minutes(lake, "2025-12-01", "09:40")
+    result = check_intraday(lake, at("2025-12-01T10:00"))
+    assert not result.fresh and result.checked
+    assert "09:40 ET is 20 min old" in result.reason and result.last_ts == at("2025-12-01T09:40")
+    # The limit is "older than 15 minutes": 09:45 at 10:00 is still fresh, 09:44 is not.
+    write_minutes(lake, "2025-12-01", "09:45")
+    assert check_intraday(lake, at("2025-12-01T10:00")).fresh
+    write_minutes(lake, "2025-12-01", "09:44")
+    assert not check_intraday(lake, at("2025-12-01T10:00")).fresh
+
+
+def test_missing_partition_is_not_stale_in_the_first_15_minutes(lake: Lake) -> None:
+    early = check_intraday(lake, at("2025-12-01T09:40"))
+    assert early.fresh and not early.checked and "opened 10 min ago" in early.reason
+    assert check_intraday(lake, at("2025-12-01T09:45")).fresh  # exactly 15 minutes: not yet
+    late = check_intraday(lake, at("2025-12-01T09:46"))
+    assert not late.fresh and "no partition for 2025-12-01" in late.reason
+    before_open = check_intraday(lake, at("2025-12-01T08:00"))
+    assert before_open.fresh and "has not opened" in before_open.reason
+
+
+def test_early_close_expects_nothing_after_13_00(lake: Lake) -> None:
+    write_minutes(lake, "2025-11-28", "12:59")
+    result = check_intraday(lake, at("2025-11-28T14:00"))
+    assert result.fresh and result.checked and "early close at 13:00 ET" in result.reason
+    # A session that stopped early is still stale after the close.
+    write_minutes(lake, "2025-11-28", "12:30")
+    stale = check_intraday(lake, at("2025-11-28T14:00"))
+    assert not stale.fresh and "30 min old as of the early close at 13:00 ET" in stale.reason
+
+
+def test_only_regular_bars_count(lake: Lake) -> None:
+    frame = minute_frame("2025-12-01", SYMBOLS, minutes_until("2025-12-01", "09:58"))
+    lake.write("intraday_1m", "2025-12-01", frame.with_columns(session=pl.lit("pre")))
+    result = check_intraday(lake, at("2025-12-01T10:00"))
+    assert not result.fresh and "holds no regular-session bar" in result.reason
+
+
+def test_weekend_and_holidays_raise_no_alarm(lake: Lake) -> None:
+    for when, why in [("2025-11-29T12:00", "a weekend"), ("2025-12-25T10:00", "an NYSE holiday"), ("2025-12-25T09:30", "an NYSE holiday")]:
+        results = evaluate(lake, at(when))
+        assert [r.dataset for r in results] == ["intraday_1m", "daily_bars"]
+        assert all(r.fresh and not r.checked for r in results)
+        day = when[:10]
+        assert all(r.reason == f"{day} is not a session ({why}): nothing expected" for r in results)
+
+
+def test_daily_bars_previous_session_after_the_deadline(lake: Lake) -> None:
+    missing = check_daily(lake, at("2025-12-01T09:30"))
+    assert not missing.fresh and missing.session == dt.date(2025, 11, 28)
+    assert "no partition for the previous session 2025-11-28" in missing.reason and "nothing stored" in missing.reason
+    lake.write("daily_bars", "2025-11-26", daily_frame(["2025-11-26"], SYMBOLS))
+    older = check_daily(lake, at("2025-12-01T09:30"))
+    assert not older.fresh and "latest stored session is 2025-11-26" in older.reason
+    assert older.last_key.endswith("daily_bars/date=2025-11-26/part-0.parquet")
+    lake.write("daily_bars", "2025-11-28", daily_frame(["2025-11-28"], SYMBOLS))
+    present = check_daily(lake, at("2025-12-01T09:30"))
+    assert present.fresh and present.checked and "holds 2 bars" in present.reason
+
+
+def test_daily_bars_before_the_deadline_and_after_a_holiday(lake: Lake) -> None:
+    before = check_daily(lake, at("2025-12-01T08:59"))
+    assert before.fresh and not before.checked and "premarket deadline 09:00 ET" in before.reason
+    # After Christmas the previous session is 12-24, not 12-25.
+    after = check_daily(lake, at("2025-12-26T09:05"))
+    assert not after.fresh and after.session == dt.date(2025, 12, 24)
+    lake.write("daily_bars", "2025-12-24", daily_frame(["2025-12-24"], SYMBOLS).head(0))
+    empty = check_daily(lake, at("2025-12-26T09:05"))
+    assert not empty.fresh and "holds no bars" in empty.reason
+
+
+def test_naive_instants_are_refused(lake: Lake) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate(lake, dt.datetime(2025, 12, 1, 10, 0))
+
+
+def test_asset_checks_report_warn_with_reason_and_keys(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_minutes(lake, "2025-12-01", "09:40")
+    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-01T10:00"))
+    keys = {key.asset_key.path[-1]: key.name for check in FRESHNESS_CHECKS for key in check.check_keys}
+    assert keys == {"intraday_1m": "intraday_1m_freshness", "daily_bars": "daily_bars_freshness"}
+    resource = LakeResource(root=lake.root)
+    intraday = freshness.intraday_1m_freshness(lake=resource)
+    assert not intraday.passed and intraday.severity == dg.AssetCheckSeverity.WARN
+    assert "20 min old" in intraday.metadata["reason"].value
+    assert intraday.metadata["last_key"].value.endswith("intraday_1m/date=2025-12-01/part-0.parquet")
+    assert intraday.metadata["last_ts"].value == at("2025-12-01T09:40").astimezone(dt.UTC).isoformat()
+    daily = freshness.daily_bars_freshness(lake=resource)
+    assert not daily.passed and daily.metadata["session"].value == "2025-11-28"
+    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-25T10:00"))
+    assert freshness.intraday_1m_freshness(lake=resource).passed
+
+
+def test_asset_checks_run_in_dagster(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks execute as a Dagster run (the lake resource under the key "lake")."""
+    lake.write("daily_bars", "2025-11-28", daily_frame(["2025-11-28"], SYMBOLS))
+    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-01T10:00"))
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("intraday_1m"), dg.AssetSpec("daily_bars")],
+        asset_checks=FRESHNESS_CHECKS,
+        resources={"lake": LakeResource(root=lake.root)},
+    )
+    job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
+    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+    result = defs.resolve_job_def("freshness_checks").execute_in_process()
+    assert result.success
+    evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["daily_bars"].passed and not evaluations["intraday_1m"].passed
+    assert evaluations["intraday_1m"].severity == dg.AssetCheckSeverity.WARN
