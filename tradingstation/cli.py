@@ -70,7 +70,7 @@ def execute(job_name: str, *, key: str | None = None, first: str | None = None, 
         )
 
 
-def ensure_history(day: dt.date, log_level: str) -> bool:
+def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None) -> bool:
     """Backfill, as one run per dataset, the history sessions before ``day`` the lake lacks."""
     from tradingstation.lake import Lake
 
@@ -84,7 +84,7 @@ def ensure_history(day: dt.date, log_level: str) -> bool:
         print(f"backfilling {dataset} history: {len(missing)} session(s) {missing[0]} .. {missing[-1]} as one run")
         result = execute(
             "market_data_job", first=missing[0].isoformat(), last=missing[-1].isoformat(),
-            assets=["universe", dataset], log_level=log_level,
+            assets=["universe", dataset], log_level=log_level, run_config=run_config,
         )
         if not result.success:
             print(f"history run {result.run_id} FAILED")
@@ -238,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.set_defaults(func=cmd_dashboard, passthrough=True)
 
-    from tradingstation import cli_lake
+    from tradingstation import cli_lake, cli_ops
 
     cli_lake.add_commands(sub)
+    cli_ops.add_commands(sub)
 
     rd = sub.add_parser("read", help="print a dataset from the lake")
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
