@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from screeners.indicators import gap_percent, relative_volume, typical_price
+from screeners.indicators import gap_percent, relative_volume, row_index, sorted_by, typical_price
 
 ANCHOR_TYPES = (
     "gap_up", "gap_down", "volume_spike", "swing_high", "swing_low", "highest_high", "lowest_low", "earnings"
@@ -62,14 +63,18 @@ def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
     needs: ``cum_pv``/``cum_v`` through the bar and ``pre_pv``/``pre_v`` before it, so the AVWAP
     from bar a through bar b is ``(cum_pv[b] - pre_pv[a]) / (cum_v[b] - pre_v[a])``."""
     pv = typical_price("high", "low", "close") * pl.col("volume").cast(pl.Float64)
-    return (
-        daily.sort("symbol", "date")
-        .with_columns(
-            idx=pl.int_range(pl.len(), dtype=pl.Int64).over("symbol"),
-            cum_pv=pv.cum_sum().over("symbol"),
-            cum_v=pl.col("volume").cast(pl.Float64).cum_sum().over("symbol"),
-        )
-        .with_columns(pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64))
+    bars = sorted_by(daily, "symbol", "date").with_columns(idx=row_index("symbol"))
+    if bars.schema["volume"].is_integer():
+        # Integer volume sums are exact, so a whole-column running sum less the symbol's start
+        # equals the per-symbol one (and skips a window).
+        filled = pl.col("volume").fill_null(0)
+        running = filled.cum_sum()
+        start = pl.when(pl.col("idx") == 0).then(running - filled).forward_fill()
+        cum_v = pl.when(pl.col("volume").is_not_null()).then(running - start).cast(pl.Float64)
+    else:
+        cum_v = pl.col("volume").cast(pl.Float64).cum_sum().over("symbol")
+    return bars.with_columns(cum_pv=pv.cum_sum().over("symbol"), cum_v=cum_v).with_columns(
+        pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64)
     )
 
 
@@ -81,22 +86,29 @@ def anchored_avwap(cum_pv: pl.Expr, cum_v: pl.Expr, pre_pv: pl.Expr, pre_v: pl.E
 
 def _flags(bars: pl.DataFrame, params: AnchorParams, earnings: pl.DataFrame | None) -> pl.DataFrame:
     """Per-bar anchor flags that need no as_of (swings carry the date that confirms them)."""
-    w = params.swing_window
-    rvol = relative_volume("volume", params.volume_avg_days).over("symbol")
-    gap = gap_percent("open").over("symbol")
+    w, n = params.swing_window, params.volume_avg_days
+    # Lags and windows run on the whole sorted column, masked where they would reach into the
+    # neighbouring symbol: ``idx`` is the bar's number in its symbol, ``ahead`` says the bar w
+    # rows on is the same symbol's (its number is then exactly w more).
+    idx, high, low = pl.col("idx"), pl.col("high"), pl.col("low")
+    ahead = idx.shift(-w) == idx + w
+
+    def swing(x: pl.Expr, beyond: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> pl.Expr:
+        """Beyond each of the w bars before and after it (w comparisons are cheaper than a
+        rolling max; a missing bar leaves the comparison null, as the rolling max would be)."""
+        before = pl.all_horizontal(beyond(x, x.shift(k)) for k in range(1, w + 1))
+        after = pl.all_horizontal(beyond(x, x.shift(-k)) for k in range(1, w + 1))
+        return (pl.when(idx >= w).then(before) & pl.when(ahead).then(after)).fill_null(False)
+
+    rvol = pl.when(idx >= n).then(relative_volume("volume", n))  # integer sums: exact
+    gap = pl.when(idx >= 1).then(gap_percent("open"))
     out = bars.with_columns(
         gap_up=(gap >= params.gap_threshold).fill_null(False),
         gap_down=(gap <= -params.gap_threshold).fill_null(False),
         volume_spike=(rvol >= params.volume_spike).fill_null(False),
-        swing_high=(
-            (pl.col("high") > pl.col("high").shift(1).rolling_max(w, min_samples=w))
-            & (pl.col("high") > pl.col("high").rolling_max(w, min_samples=w).shift(-w))
-        ).over("symbol").fill_null(False),
-        swing_low=(
-            (pl.col("low") < pl.col("low").shift(1).rolling_min(w, min_samples=w))
-            & (pl.col("low") < pl.col("low").rolling_min(w, min_samples=w).shift(-w))
-        ).over("symbol").fill_null(False),
-        confirmed_on=pl.col("date").shift(-w).over("symbol"),
+        swing_high=swing(high, operator.gt),
+        swing_low=swing(low, operator.lt),
+        confirmed_on=pl.when(ahead).then(pl.col("date").shift(-w)),
     )
     if earnings is not None and not earnings.is_empty():
         marks = earnings.select(pl.col("symbol").cast(pl.String), pl.col("date").cast(pl.Date)).unique()
@@ -121,12 +133,17 @@ def find_anchors(
     else:
         dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
     bars = _flags(with_cumulative(daily), params, earnings)
+    bars = bars.with_columns(_pos=pl.int_range(pl.len(), dtype=pl.Int64))
     now = bars.filter(pl.col("date").is_in(dates)).select(
-        "symbol", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv", as_of_v="cum_v"
+        "symbol", "_pos", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv", as_of_v="cum_v"
     )
-    window = now.join(bars, on="symbol").filter(
-        pl.col("idx") <= pl.col("as_of_idx"), pl.col("idx") > pl.col("as_of_idx") - params.lookback_days
-    )
+    # Each as_of row's window is the rows just before it in the sorted frame, back to the
+    # lookback or the symbol's first bar: gathered by position, no join.
+    back = pl.min_horizontal(pl.col("as_of_idx"), params.lookback_days - 1)
+    at = pl.int_ranges(pl.col("_pos") - back, pl.col("_pos") + 1, dtype=pl.Int64)
+    window = now.with_columns(_at=at).explode("_at").drop_nulls("_at")
+    rows = bars.drop("symbol", "_pos")[window["_at"]]
+    window = pl.concat([window.drop("_pos", "_at"), rows], how="horizontal")
     key = ["as_of", "symbol"]
     hh = pl.col("high") == pl.col("high").max().over(key)
     ll = pl.col("low") == pl.col("low").min().over(key)
@@ -138,7 +155,8 @@ def find_anchors(
         lowest_low=ll & (pl.col("idx") == pl.when(ll).then(pl.col("idx")).max().over(key)),
     )
     anchors = (
-        window.unpivot(
+        window.filter(pl.any_horizontal(ANCHOR_TYPES))  # most bars anchor nothing: unpivot fewer
+        .unpivot(
             on=list(ANCHOR_TYPES),
             index=[*key, "date", "idx", "as_of_idx", "as_of_close", "as_of_pv", "as_of_v", "pre_pv", "pre_v"],
             variable_name="anchor_type",

@@ -69,13 +69,18 @@ class AvwapReclaimParams:
 
 def _bars(daily: pl.DataFrame, params: AvwapReclaimParams) -> pl.DataFrame:
     """Daily bars with per-symbol cumulative sums, the previous bar's, and the indicators."""
+    idx = pl.col("idx")  # the bar's number in its symbol: masks whole-column lags at symbol starts
+
+    def prev(column: str) -> pl.Expr:
+        return pl.when(idx >= 1).then(pl.col(column).shift(1))
+
     return with_cumulative(daily).with_columns(
-        prev_close=pl.col("close").shift(1).over("symbol"),
-        prev_pv=pl.col("cum_pv").shift(1).over("symbol"),
-        prev_v=pl.col("cum_v").shift(1).over("symbol"),
+        prev_close=prev("close"),
+        prev_pv=prev("cum_pv"),
+        prev_v=prev("cum_v"),
         atr=atr("high", "low", "close", params.atr_period).over("symbol"),
-        sma=sma("close", params.trend_sma).over("symbol"),
-        rvol=relative_volume("volume", params.rvol_days).over("symbol"),
+        sma=sma("close", params.trend_sma).over("symbol"),  # a float rolling sum: per symbol to stay exact
+        rvol=pl.when(idx >= params.rvol_days).then(relative_volume("volume", params.rvol_days)),  # integer sums
     )
 
 
@@ -86,11 +91,14 @@ def screen(
     if daily.is_empty() or anchors.is_empty():
         return finish(pl.DataFrame(), "avwap_reclaim", DETAIL)
     bars = _bars(daily, params)
-    anchor_sums = bars.select("symbol", anchor_date="date", anchor_idx="idx", a_pv="pre_pv", a_v="pre_v")
+    # Only the bars of the screened sessions and of the anchors take part: join those.
+    anchor_sums = bars.select("symbol", anchor_date="date", anchor_idx="idx", a_pv="pre_pv", a_v="pre_v").filter(
+        pl.col("anchor_date").is_in(anchors["anchor_date"].unique().implode())
+    )
     pairs = (
         anchors.select("date", "symbol", "anchor_date", "anchor_type")
         .unique()
-        .join(bars, on=["symbol", "date"])
+        .join(bars.filter(pl.col("date").is_in(anchors["date"].unique().implode())), on=["symbol", "date"])
         .join(anchor_sums, on=["symbol", "anchor_date"])
         .filter(pl.col("anchor_idx") < pl.col("idx"))
         .with_columns(
@@ -115,8 +123,9 @@ def screen(
         + (1.5 * ((2 * m - ext_atr) / m).clip(0.0, 1.0)).fill_null(0.0).fill_nan(0.0),
         anchors_reclaimed=pl.col("anchor_date").n_unique().over(group).cast(pl.Int64),
     )
+    # anchor_type breaks ties (a bar that is both a swing high and a swing low), so the pick is stable
     best = pairs.sort(
-        [*group, "pair_pts", "anchor_date"], descending=[False, False, False, True, True]
+        [*group, "pair_pts", "anchor_date", "anchor_type"], descending=[False, False, False, True, True, False]
     ).unique(subset=group, keep="first", maintain_order=True)
     above, below = pl.col("close") > pl.col("sma"), pl.col("close") < pl.col("sma")
     trend_ok = pl.when(is_long).then(above).otherwise(below)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import cli, common
-from screeners import indicators as ind
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,69 @@ def _num(expr: pl.Expr) -> pl.Expr:
     return expr.round(2).cast(pl.String)
 
 
-def _pick(prefix: str, lengths: range) -> pl.Expr:
-    """The ``prefix<n>`` column for n = base_days."""
-    return pl.coalesce(pl.when(pl.col("base_days") == n).then(pl.col(f"{prefix}{n}")) for n in lengths)
+def _candidates(df: pl.DataFrame, p: BreakoutParams) -> pl.DataFrame:
+    """Rows that can be signals as far as volume, liquidity and price go (a few percent of all).
+
+    ``df`` is sorted by (symbol, date). The volume average runs over the whole column (no
+    ``.over``) and counts only where it stays inside the row's symbol (``_i``: the row's index
+    within its symbol); volumes are whole numbers, so it is exactly the per-symbol average.
+    """
+    volume = pl.col("volume").cast(pl.Float64)
+    avg_volume = volume.rolling_mean(p.volume_days).shift(1)
+    new_symbol = (pl.col("symbol") != pl.col("symbol").shift(1)).fill_null(True)
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    df = df.with_columns(_r=row, _i=row - pl.when(new_symbol).then(row).forward_fill())
+    df = df.with_columns(avg_volume=avg_volume, rel_volume=volume / avg_volume)
+    return df.filter(
+        (pl.col("_i") >= max(p.min_consolidation_days, p.volume_days))
+        & (pl.col("rel_volume") >= p.min_relative_volume)
+        & (pl.col("close") >= p.min_price)
+        & (pl.col("avg_volume") >= p.min_avg_volume)
+    )
+
+
+def _add(total: pl.Series, error: pl.Series, x: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Compensated (Neumaier) summation step, so the mean close is as exact as a rolling mean's."""
+    new = total + x
+    lost = ((total - new) + x).zip_with(total.abs() >= x.abs(), (x - new) + total)
+    return new, error + lost
+
+
+def _bases(df: pl.DataFrame, cand: pl.DataFrame, p: BreakoutParams, n0: int, n1: int) -> pl.DataFrame:
+    """The candidates that close beyond their longest qualifying base, with ``base_days``,
+    ``range_high/low`` and ``range_pct`` (the longest base: every length from ``n0`` up qualifies).
+
+    The range extremes and the close sum grow one session back at a time (gathered by row
+    position), so only candidate rows are evaluated and no per-length columns are kept. A longer
+    base's range contains the ``n0``-day one: a close inside that one never breaks out.
+    """
+    r, i = cand["_r"], cand["_i"]
+    hi = lo = total = error = ok = None
+    for n in range(1, n1 + 1):
+        at = (r - n).clip(lower_bound=0)  # crosses into the previous symbol only where _i < n
+        h, l, c = df["high"].gather(at), df["low"].gather(at), df["close"].gather(at)
+        hi = h if hi is None else hi.zip_with(hi >= h, h)
+        lo = l if lo is None else lo.zip_with(lo <= l, l)
+        total, error = (c, c * 0.0) if total is None else _add(total, error, c)
+        if n < n0:
+            continue
+        mean_close = (total + error) / pl.Series([float(n)] * cand.height)  # a scalar divisor is inexact
+        width = (hi - lo) / mean_close * 100.0
+        good = (i >= n) & (width <= p.max_range_pct)
+        if n == n0:
+            keep = good & ((cand["close"] > hi) | (cand["close"] < lo))
+            cand, r, i, hi, lo, total, error, width = (
+                x.filter(keep) for x in (cand, r, i, hi, lo, total, error, width)
+            )
+            ok, base = good.filter(keep), pl.Series([n0] * cand.height, dtype=pl.Int64)
+            range_high, range_low, range_pct = hi, lo, width
+            continue
+        ok = ok & good  # every length up to n qualifies
+        base = base.zip_with(~ok, pl.Series([n] * cand.height, dtype=pl.Int64))
+        range_high, range_low, range_pct = (
+            old.zip_with(~ok, new) for old, new in ((range_high, hi), (range_low, lo), (range_pct, width))
+        )
+    return cand.with_columns(base_days=base, range_high=range_high, range_low=range_low, range_pct=range_pct)
 
 
 def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl.DataFrame:
@@ -60,34 +119,15 @@ def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl
     p = params
     n0 = p.min_consolidation_days
     n1 = max(p.max_consolidation_days, n0)
-    lengths = range(n0, n1 + 1)
-    hi, lo, cl = (pl.col(c).shift(1) for c in ("high", "low", "close"))  # the base excludes today
-    df = daily.sort("symbol", "date").with_columns(
-        *(ind.consolidation_width(hi, lo, n, cl).over("symbol").alias(f"_w{n}") for n in lengths),
-        *(hi.rolling_max(n, min_samples=n).over("symbol").alias(f"_hi{n}") for n in lengths),
-        *(lo.rolling_min(n, min_samples=n).over("symbol").alias(f"_lo{n}") for n in lengths),
-        rel_volume=ind.relative_volume("volume", p.volume_days).over("symbol"),
-        avg_volume=ind.sma(pl.col("volume").shift(1), p.volume_days).over("symbol"),
+    df = daily.sort("symbol", "date")
+    df = _bases(df, _candidates(df, p), p, n0, n1)
+    side = (
+        pl.when(pl.col("close") > pl.col("range_high"))
+        .then(pl.lit("long"))
+        .when(pl.col("close") < pl.col("range_low"))
+        .then(pl.lit("short"))
     )
-    # Longest base: the first length that fails, minus one (lengths n0..n1 must all qualify).
-    df = df.with_columns(
-        base_days=pl.min_horizontal(
-            pl.when(pl.col(f"_w{n}") <= p.max_range_pct).then(n1).otherwise(n - 1) for n in lengths
-        ).cast(pl.Int64)
-    )
-    df = df.with_columns(
-        range_high=_pick("_hi", lengths), range_low=_pick("_lo", lengths), range_pct=_pick("_w", lengths)
-    )
-    side = pl.when(pl.col("close") > pl.col("range_high")).then(pl.lit("long")).when(
-        pl.col("close") < pl.col("range_low")
-    ).then(pl.lit("short"))
-    df = df.with_columns(side=side).filter(
-        (pl.col("base_days") >= n0)
-        & pl.col("side").is_not_null()
-        & (pl.col("rel_volume") >= p.min_relative_volume)
-        & (pl.col("close") >= p.min_price)
-        & (pl.col("avg_volume") >= p.min_avg_volume)
-    )
+    df = df.with_columns(side=side).filter((pl.col("base_days") >= n0) & pl.col("side").is_not_null())
     long = pl.col("side") == "long"
     height = pl.col("range_high") - pl.col("range_low")
     day_range = pl.col("high") - pl.col("low")

@@ -61,45 +61,52 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
     """EMA pullback signals for every session in ``daily`` (each uses bars up to its close)."""
     p = params
     c, h, lo, o = pl.col("close"), pl.col("high"), pl.col("low"), pl.col("open")
-    df = daily.sort("symbol", "date").with_columns(
+    # Only the recursive indicators need a per-symbol window; lags and rolling windows run on the
+    # whole sorted column, masked by the row's position in its symbol (``_row``) where they would
+    # reach into the previous symbol (the volume windows sum integers, so they are exact).
+    df = ind.sorted_by(daily, "symbol", "date").with_columns(_row=ind.row_index("symbol"))
+    row = pl.col("_row")
+
+    def lag(x: pl.Expr, k: int) -> pl.Expr:
+        return pl.when(row >= k).then(x.shift(k))
+
+    df = df.with_columns(
         ema_fast=ind.ema("close", p.ema_period).over("symbol"),
         ema_slow=ind.ema("close", p.slow_period).over("symbol"),
         atr=ind.atr("high", "low", "close", 14).over("symbol"),
         rsi=ind.rsi("close", 14).over("symbol"),
-        rel_volume=ind.relative_volume("volume", 20).over("symbol"),
-        avg_volume=ind.sma(pl.col("volume").shift(1), 20).over("symbol"),
-        prev_high=h.shift(1).over("symbol"),
-        prev_low=lo.shift(1).over("symbol"),
-        low_n=lo.rolling_min(p.pullback_days, min_samples=1).over("symbol"),
-        high_n=h.rolling_max(p.pullback_days, min_samples=1).over("symbol"),
+        rel_volume=pl.when(row >= 20).then(ind.relative_volume("volume", 20)),
+        avg_volume=pl.when(row >= 20).then(ind.sma(pl.col("volume").shift(1), 20)),
+        prev_high=lag(h, 1),
+        prev_low=lag(lo, 1),
+        low_n=pl.min_horizontal(lag(lo, k) for k in range(p.pullback_days)),
+        high_n=pl.max_horizontal(lag(h, k) for k in range(p.pullback_days)),
     )
     ema, slow = pl.col("ema_fast"), pl.col("ema_slow")
-    ema_then = ema.shift(p.slope_days).over("symbol")
+    ema_then = lag(ema, p.slope_days)
     # The trend is judged on the prior session, so one strong day cannot create it.
-    ema_prev, slow_prev, ema_prev_then = (x.shift(1).over("symbol") for x in (ema, slow, ema_then))
+    ema_prev, slow_prev, ema_prev_then = lag(ema, 1), lag(slow, 1), lag(ema, p.slope_days + 1)
     touch, tol = p.touch_pct / 100, p.close_tolerance_pct / 100
-    up = (
+    up_rule = (
         (ema_prev > slow_prev)
         & (ema_prev > ema_prev_then)
         & (lo <= ema * (1 + touch))
         & (c >= ema * (1 - tol))
         & (((c > o) & (c > ema)) | (c > pl.col("prev_high")))
     )
-    down = (
+    down_rule = (
         (ema_prev < slow_prev)
         & (ema_prev < ema_prev_then)
         & (h >= ema * (1 - touch))
         & (c <= ema * (1 + tol))
         & (((c < o) & (c < ema)) | (c < pl.col("prev_low")))
     )
-    df = df.with_columns(
-        side=pl.when(up).then(pl.lit("long")).when(down).then(pl.lit("short")),
-        ema_slope_raw=(ema / ema_then - 1) * 100,
-    ).filter(
-        pl.col("side").is_not_null()
-        & pl.col("atr").is_not_null()
-        & (c >= p.min_price)
-        & (pl.col("avg_volume") >= p.min_avg_volume)
+    up, down = pl.col("_up"), pl.col("_down")
+    df = (
+        df.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
+        .filter((up | down) & pl.col("atr").is_not_null() & (c >= p.min_price) & (pl.col("avg_volume") >= p.min_avg_volume))
+        .with_columns(side=pl.when(up).then(pl.lit("long")).when(down).then(pl.lit("short")))
+        .rechunk()  # the whole-column lags leave two chunks, on which pl.format panics (polars 2.1)
     )
     long = pl.col("side") == "long"
     sign = pl.when(long).then(1.0).otherwise(-1.0)

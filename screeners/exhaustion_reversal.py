@@ -30,6 +30,7 @@ from screeners import cli, common
 from screeners import indicators as ind
 
 KEY = ["symbol", "date"]
+NY = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -53,23 +54,111 @@ DETAIL: dict[str, pl.DataType] = {
 }
 
 
-def _daily_from_30m(reg: pl.DataFrame) -> pl.DataFrame:
-    """Session bars from the regular 30m bars (sorted by time), for the ATR when no daily is given."""
-    return reg.group_by(KEY, maintain_order=True).agg(
-        pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last()
+def _order(df: pl.DataFrame, by: str) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """``df`` sorted by (symbol, ``by``) (checked first: much cheaper than sorting sorted bars), each
+    row's symbol number (0, 1, ... in symbol order) and the symbols."""
+    for attempt in (0, 1):
+        sid = df["symbol"].rle_id().cast(pl.Int64)
+        first = (sid != sid.shift(1)).fill_null(True)
+        names, t = df["symbol"].filter(first), df[by]
+        if attempt or ((names > names.shift(1)).all() and ((t > t.shift(1)) | first).all()):
+            return df.rechunk(), sid.set_sorted(), names  # one chunk, as a sort gives
+        df = df.sort("symbol", by)
+    raise AssertionError
+
+
+def _nulls(n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(None, n, dtype=dtype, eager=True)  # for Series.zip_with
+
+
+def _prior_atr(daily: pl.DataFrame, n: int, names: pl.Series, sid: pl.Series, date: pl.Series) -> pl.Series:
+    """Per session (``names[sid]``, ``date``): the ATR(n) of the symbol's last daily bar before the date,
+    nulls skipped (join_asof by symbol, strictly before), as a binary search on (symbol, date) keys.
+    The ATR is ``ind.atr(...).over("symbol")`` with one operation per ``.over`` (far faster)."""
+    if n < 1:
+        raise ValueError(f"period must be a positive int, got {n!r}")
+    d, dsid, dnames = _order(daily.select("symbol", "date", "high", "low", "close"), "date")
+    prior_close = pl.when(pl.col("_d") == pl.col("_d").shift(-1)).then(pl.col("close"))  # same symbol
+    d = d.with_columns(_d=dsid).with_columns(x=ind.true_range("high", "low", prior_close))
+    x, count = pl.col("x"), pl.col("_count")  # from here on ind._seeded_ewm, per symbol
+    d = d.with_columns(
+        _count=x.is_not_null().cum_sum().over("_d"), _sum=x.fill_null(0.0).cum_sum().over("_d")
     )
+    seeded = pl.when(x.is_not_null() & (count == n)).then(pl.col("_sum") / n).when(count > n).then(x)
+    ewm = pl.col("_seeded").ewm_mean(alpha=1.0 / n, adjust=False, min_samples=1, ignore_nulls=True)
+    d = d.with_columns(_seeded=seeded).select("_d", "date", atr=ewm.over("_d"))
+    ids = pl.DataFrame({"symbol": names, "_s": pl.int_range(len(names), dtype=pl.Int64, eager=True)})
+    to_sid = pl.DataFrame({"symbol": dnames}).join(ids, on="symbol", how="left", maintain_order="left")["_s"]
+
+    def key(sid: pl.Series, date: pl.Series) -> pl.Series:  # ordered like (symbol, date)
+        return sid * 2**32 + date.cast(pl.Int32).cast(pl.Int64) + 2**31
+
+    d = pl.DataFrame({"k": key(to_sid.gather(d["_d"]), d["date"]), "atr": d["atr"]}).drop_nulls()
+    at = d["k"].search_sorted(key(sid, date), side="left").cast(pl.Int64) - 1
+    at = at.zip_with(at >= 0, _nulls(len(at), pl.Int64))
+    same = (d["k"].gather(at) // 2**32 == sid).fill_null(False)
+    return d["atr"].gather(at).zip_with(same, _nulls(len(at), pl.Float64))
 
 
-def _prior_atr(reg: pl.DataFrame, daily: pl.DataFrame, n: int) -> pl.DataFrame:
-    """(symbol, date, atr): the daily ATR as of the last session *before* each date."""
-    atr = daily.sort("symbol", "date").select(
-        "symbol", "date", atr=ind.atr("high", "low", "close", n).over("symbol")
-    ).drop_nulls("atr")
-    sessions = reg.select(KEY).unique().sort("date")
-    return sessions.join_asof(
-        atr.sort("date"), on="date", by="symbol", strategy="backward", allow_exact_matches=False,
-        check_sortedness=False,  # sorted by date above; polars cannot verify it with by=
-    ).select(*KEY, "atr")
+def _tod_relative_volume(
+    reg: pl.DataFrame, sid: pl.Series, g: pl.Series, starts: pl.Series, n: int
+) -> pl.Series:
+    """``ind.relative_volume_at_time("volume", n).over("symbol", NY time of day)``, value for value.
+
+    Fast path, when all sessions have ``w`` bars at the NY times of day of the symbol's session
+    before (the usual case): the same time of day is ``w`` bars back, so the window is the bars
+    ``w`` ... ``n*w`` back, summed in whole numbers (exact, as the rolling mean's sum of whole
+    volumes). The NY offset is converted per session (equal at its first and last bar). Any
+    other layout (a half-day, a missing bar) takes the per-group window.
+    """
+    ts, size = reg["ts"], reg.height
+    ends = pl.concat([starts.slice(1), pl.Series([size], dtype=pl.Int64)]) - 1
+
+    def offset(at: pl.Series) -> pl.Series:
+        utc = ts.gather(at).dt.replace_time_zone(None)
+        return (ts.gather(at).dt.convert_time_zone(NY).dt.replace_time_zone(None) - utc).cast(pl.Int64)
+
+    w, off = int(ends[0] - starts[0] + 1), offset(starts)
+    if ((ends - starts + 1) == w).all() and (off == offset(ends)).all():
+        tod = (ts.cast(pl.Int64) + off.gather(g)) % 86_400_000_000
+        back = {k: (sid == sid.shift(k * w)).fill_null(False) for k in (1, n)}  # k sessions back, same symbol
+        if ((tod == tod.shift(w)) | ~back[1]).all():
+            window = reg.select(pl.sum_horizontal(pl.col("volume").shift(k * w) for k in range(1, n + 1)))
+            mean = window.to_series().cast(pl.Float64) / pl.repeat(float(n), size, eager=True)  # true /
+            return (reg["volume"].cast(pl.Float64) / mean).zip_with(back[n], _nulls(size, pl.Float64))
+    tod = ts.dt.convert_time_zone(NY).dt.time()
+    return reg.select(ind.relative_volume_at_time("volume", n).over(pl.col("symbol"), tod)).to_series()
+
+
+def _running(reg: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
+    """Each candidate's session open, running high/low and prior bar high/low (gathered by row)."""
+    r, j = cand["_row"], cand["_j"]
+    back = {k: (r - k).clip(lower_bound=0) for k in range(1, (j.max() or 0) + 1)}
+    bars = pl.DataFrame({f"{c}{k}": reg[c].gather(at) for c in ("high", "low") for k, at in back.items()})
+    bars = bars.with_columns(j=j, high=cand["high"], low=cand["low"])
+    run = bars.select(  # bar k back counts when it is in the same session (j >= k)
+        run_high=pl.max_horizontal("high", *(pl.when(pl.col("j") >= k).then(f"high{k}") for k in back)),
+        run_low=pl.min_horizontal("low", *(pl.when(pl.col("j") >= k).then(f"low{k}") for k in back)),
+    )
+    prior = {"prev_high": bars["high1"], "prev_low": bars["low1"]}
+    return cand.with_columns(session_open=reg["open"].gather(r - j), **run.to_dict(), **prior)
+
+
+def _session_vwap(reg: pl.DataFrame, sig: pl.DataFrame) -> pl.Series:
+    """``ind.vwap(...).over(KEY)`` at the signal bars: the same running sums, added bar by bar from
+    the session's first bar as ``cum_sum`` does. The products are computed on one single-chunk
+    frame: polars divides a 1-row chunk by a constant differently (exactly, not by reciprocal)."""
+    size, start, j = sig.height, sig["_row"] - sig["_j"], sig["_j"]
+    at = pl.concat(
+        [(start + k).clip(upper_bound=reg.height - 1) for k in range((j.max() or 0) + 1)], rechunk=True
+    )
+    v = pl.col("volume").cast(pl.Float64)
+    bars = reg[at].select(pv=ind.typical_price("high", "low", "close") * v, v=v)
+    pv, vol = pl.Series([0.0] * size), pl.Series([0.0] * size)
+    for k in range((j.max() or 0) + 1):
+        pv = pv + bars["pv"].slice(k * size, size).zip_with(j >= k, pv * 0.0)
+        vol = vol + bars["v"].slice(k * size, size).zip_with(j >= k, vol * 0.0)
+    return (pv / vol).zip_with(vol > 0, _nulls(size, pl.Float64))
 
 
 def screen(
@@ -79,26 +168,33 @@ def screen(
 ) -> pl.DataFrame:
     """Exhaustion reversals for every session in ``intraday_30m`` (each uses bars up to its own)."""
     p = params
-    reg = intraday_30m.filter(pl.col("session") == "regular").sort("symbol", "ts")
+    reg = intraday_30m.filter(pl.col("session") == "regular").drop("session")
     if reg.is_empty():
         return common.empty_signals(DETAIL)
-    atr = _prior_atr(reg, _daily_from_30m(reg) if daily is None else daily, p.atr_period)
-    o, h, lo, c = pl.col("open"), pl.col("high"), pl.col("low"), pl.col("close")
-    df = reg.with_columns(tod=pl.col("ts").dt.convert_time_zone("America/New_York").dt.time()).with_columns(
-        rvol_bar=ind.relative_volume_at_time("volume", p.volume_sessions).over("symbol", "tod"),
-        session_open=o.first().over(KEY),
-        run_high=h.cum_max().over(KEY),
-        run_low=lo.cum_min().over(KEY),
-        session_vwap=ind.vwap("high", "low", "close", "volume").over(KEY),
-        prev_high=h.shift(1).over(KEY),
-        prev_low=lo.shift(1).over(KEY),
+    reg, sid, names = _order(reg, "ts")  # sessions are runs of rows: no windows .over(KEY)
+    first = ((sid != sid.shift(1)) | (reg["date"] != reg["date"].shift(1))).fill_null(True)
+    g, starts = first.cast(pl.Int64).cum_sum() - 1, first.arg_true().cast(pl.Int64)  # session no., first rows
+    if daily is None:  # session bars from the 30m bars
+        aggs = (pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last())
+        daily = reg.group_by(KEY, maintain_order=True).agg(*aggs)
+    session_atr = _prior_atr(daily, p.atr_period, names, sid.gather(starts), reg["date"].gather(starts))
+    rvol = _tod_relative_volume(reg, sid, g, starts, p.volume_sessions)
+    # Candidates: a spike on this bar or the prior one, not a session's first bar, price high enough.
+    spike = (rvol >= p.volume_spike_threshold).fill_null(False)
+    rows = ((spike | spike.shift(1).fill_null(False)) & ~first & (reg["close"] >= p.min_price)).arg_true()
+    if rows.is_empty():
+        return common.empty_signals(DETAIL)
+    rows = rows.cast(pl.Int64)
+    cand = reg[rows].with_columns(
+        _row=rows,
+        _g=g.gather(rows),
+        _j=rows - starts.gather(g.gather(rows)),
+        rel_volume=pl.max_horizontal(rvol.gather(rows), rvol.gather(rows - 1)),
+        third=(reg["high"].gather(rows) - reg["low"].gather(rows)) / 3,  # a Series op, as on all rows
     )
-    df = df.with_columns(
-        rel_volume=pl.max_horizontal("rvol_bar", pl.col("rvol_bar").shift(1).over(KEY))
-    ).join(atr, on=KEY, how="left")
-    atr_ = pl.col("atr")
-    third = (h - lo) / 3
-    spike = pl.col("rel_volume") >= p.volume_spike_threshold
+    df = _running(reg, cand).with_columns(atr=session_atr.gather(cand["_g"]))
+    h, lo, c = pl.col("high"), pl.col("low"), pl.col("close")
+    atr_, third = pl.col("atr"), pl.col("third")
     up = (
         ((pl.col("run_high") - pl.col("session_open")) >= p.min_extension_atr * atr_)
         & ((h == pl.col("run_high")) | (pl.col("prev_high") == pl.col("run_high")))
@@ -112,14 +208,11 @@ def screen(
     df = (
         df.with_columns(side=pl.when(up).then(pl.lit("short")).when(down).then(pl.lit("long")))
         .filter(
-            pl.col("side").is_not_null()
-            & spike
-            & (atr_ > 0)
-            & pl.col("prev_high").is_not_null()
-            & (c >= p.min_price)
+            pl.col("side").is_not_null() & (atr_ > 0) & (pl.col("rel_volume") >= p.volume_spike_threshold)
         )
-        .filter(pl.col("ts") == pl.col("ts").min().over(*KEY, "side"))  # first per session and side
+        .filter(pl.col("_row") == pl.col("_row").min().over("_g", "side"))  # first per session and side
     )
+    df = df.with_columns(session_vwap=_session_vwap(reg, df))
     long = pl.col("side") == "long"
     sign = pl.when(long).then(1.0).otherwise(-1.0)
     extreme = pl.when(long).then(pl.col("run_low")).otherwise(pl.col("run_high"))

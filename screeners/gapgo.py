@@ -22,12 +22,13 @@ high/low and average volume; a bar dated on the signal date itself is ignored) a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
 from screeners import cli, common
-from screeners.indicators import gap_percent
+from screeners.indicators import gap_percent, sorted_by
 
 TICK = 0.01
 MAX_SESSION_GAP_DAYS = 7  # the previous daily bar must be this recent (long closures included)
@@ -62,7 +63,9 @@ class GapgoParams:
 
 def _premarket(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     """One row per symbol and session: the pre-market's last price, range, VWAP and volume."""
-    pre = intraday_1m.filter(pl.col("session") == "pre").sort("symbol", "ts")
+    columns = ["symbol", "date", "ts", "high", "low", "close", "volume"]
+    pre = intraday_1m.lazy().filter(pl.col("session") == "pre").select(columns).collect()
+    pre = sorted_by(pre, "symbol", "ts")
     typical = (pl.col("high") + pl.col("low") + pl.col("close")) / 3.0
     return pre.group_by("symbol", "date").agg(
         ts=pl.col("ts").last(),
@@ -74,16 +77,21 @@ def _premarket(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _prior_days(daily: pl.DataFrame, n: int) -> pl.DataFrame:
-    """Per daily bar: that session's close/high/low and the average volume of the n sessions ending there."""
+def _prior_days(daily: pl.DataFrame, n: int, dates: pl.Series) -> pl.DataFrame:
+    """Per daily bar that may be the previous session of one of ``dates`` (at most
+    ``MAX_SESSION_GAP_DAYS`` before): that session's close/high/low and the average volume of
+    the n sessions ending there."""
+    since = dates.min() - dt.timedelta(days=MAX_SESSION_GAP_DAYS + 1)
     return (
-        daily.sort("symbol", "date")
+        sorted_by(daily, "symbol", "date")
+        .lazy()
         .with_columns(
             avg_daily_volume=pl.col("volume")
             .cast(pl.Float64)
             .rolling_mean(n, min_samples=min(MIN_AVG_SESSIONS, n))
             .over("symbol")
         )
+        .filter(pl.col("date").is_between(since, dates.max()))
         .select(
             "symbol",
             pl.col("date").alias("prior_date"),
@@ -92,6 +100,7 @@ def _prior_days(daily: pl.DataFrame, n: int) -> pl.DataFrame:
             pl.col("low").alias("prior_low"),
             "avg_daily_volume",
         )
+        .collect()
     )
 
 
@@ -105,7 +114,7 @@ def screen(
         return common.empty_signals(DETAIL)
     # The previous session's bar: the latest daily bar strictly before the signal date.
     pm = pm.with_columns(_key=pl.col("date") - pl.duration(days=1)).sort("_key")
-    prior = _prior_days(daily, p.avg_volume_sessions).sort("prior_date")
+    prior = _prior_days(daily, p.avg_volume_sessions, pm["date"]).sort("prior_date")
     df = pm.join_asof(
         prior,
         left_on="_key",

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import cli, common
-from screeners.indicators import relative_volume_at_time
+from screeners.indicators import relative_volume_at_time, row_index, sorted_by
 
 KEY = ["symbol", "date"]
+COLUMNS = ["date", "symbol", "ts", "high", "low", "close", "volume"]  # what the screen reads
 EARLY_MINUTES = 120  # earliness points fade to 0 over this many minutes after the range
 
 DETAIL: dict[str, pl.DataType] = {
@@ -59,21 +60,63 @@ class OrbParams:
     entry_window: int = 120  # minutes after the range in which a breakout may fire; 0 = all session
 
 
-def _bars_with_range(intraday_1m: pl.DataFrame, p: OrbParams) -> pl.DataFrame:
-    """Regular bars with their session's opening range and time-of-day relative volume."""
-    reg = intraday_1m.filter(pl.col("session") == "regular").sort("symbol", "ts")
-    reg = reg.with_columns(
-        minute=(pl.col("ts") - pl.col("ts").min().over(KEY)).dt.total_minutes().cast(pl.Int64)
+def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
+    """The regular-session bars (only the columns used) sorted by symbol and time, with ``_pos``
+    (row number), ``_sym`` (a number per symbol), ``_row`` (the bar's number in its session) and
+    ``minute`` (minutes after the session's first regular bar)."""
+    reg = intraday_1m.lazy().filter(pl.col("session") == "regular").select(COLUMNS).collect()
+    reg = sorted_by(reg, "symbol", "ts").with_columns(
+        _pos=pl.int_range(pl.len(), dtype=pl.Int64), _sym=pl.col("symbol").rle_id()
     )
-    in_range = pl.col("minute") < p.or_window
-    reg = reg.with_columns(
-        or_high=pl.col("high").filter(in_range).max().over(KEY),
-        or_low=pl.col("low").filter(in_range).min().over(KEY),
-        or_avg_volume=pl.col("volume").cast(pl.Float64).rolling_mean(p.volume_bars, min_samples=1).shift(1).over(KEY),
-        rvol_time=relative_volume_at_time("volume", p.rvol_sessions).over("symbol", "minute"),
-    )
+    reg = reg.with_columns(_row=row_index("_sym", "date"))
+    session_open = pl.when(pl.col("_row") == 0).then(pl.col("ts")).forward_fill()
+    return reg.with_columns(minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64))
+
+
+def _ranges(reg: pl.DataFrame, p: OrbParams) -> pl.DataFrame:
+    """Each session's opening range; ranges outside the allowed width are dropped."""
     mid = (pl.col("or_high") + pl.col("or_low")) / 2.0
-    return reg.with_columns(range_pct=(pl.col("or_high") - pl.col("or_low")) / mid * 100.0, or_mid=mid)
+    return (
+        reg.lazy()
+        .filter(pl.col("minute") < p.or_window)
+        .group_by(KEY)
+        .agg(or_high=pl.col("high").max(), or_low=pl.col("low").min())
+        .with_columns(range_pct=(pl.col("or_high") - pl.col("or_low")) / mid * 100.0, or_mid=mid)
+        .filter(pl.col("range_pct").is_between(p.min_range_pct, p.max_range_pct))
+        .collect()
+    )
+
+
+def _with_mean_of_previous(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.DataFrame:
+    """``df`` (rows of ``reg``) with ``or_avg_volume``, the mean of the up to ``n`` previous
+    non-null volumes of the session (null on its first bar): what
+    ``rolling_mean(n, min_samples=1).shift(1).over(KEY)`` gives, computed only at ``df``'s rows
+    from running sums over ``reg`` (integers, so exact: the same value bit for bit)."""
+    volume = reg["volume"]
+    filled, known = volume.fill_null(0), volume.is_not_null().cast(pl.Int64)
+    sum_before, count_before = filled.cum_sum() - filled, known.cum_sum() - known  # row excluded
+    pos = df["_pos"]
+    start = pos - df["_row"].clip(upper_bound=n)  # the window's first row, inside the session
+    total = sum_before.gather(pos) - sum_before.gather(start)
+    count = count_before.gather(pos) - count_before.gather(start)
+    out = df.with_columns(_total=total, _count=count)
+    mean = pl.when(pl.col("_count") > 0).then(pl.col("_total") / pl.col("_count"))
+    return out.with_columns(or_avg_volume=mean).drop("_total", "_count")
+
+
+def _with_rvol_time(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.DataFrame:
+    """``df`` with the time-of-day relative volume of its bars, computed over only the
+    (symbol, minute) groups of ``df``'s bars: a 1-minute session has one group per symbol and
+    minute, and a window over all of them would cost more than the whole screen."""
+    repeated = (pl.col("minute") == pl.col("minute").shift(1)) & (pl.col("_row") > 0)  # within a session
+    if reg["date"].n_unique() <= n and not reg.select(repeated.any()).item():
+        return df.with_columns(rvol_time=pl.lit(None, pl.Float64))  # no group has n + 1 bars: all null
+    key = pl.col("_sym").cast(pl.Int64) * 2**32 + pl.col("minute")  # one number per (symbol, minute)
+    wanted = df.select(key.unique()).to_series()
+    history = reg.filter(key.is_in(wanted.implode()))
+    keys = ["symbol", "minute"]
+    rvol = history.select("_pos", rvol_time=relative_volume_at_time("volume", n).over(keys))
+    return df.join(rvol, on="_pos", how="left", maintain_order="left")
 
 
 def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.DataFrame:
@@ -81,24 +124,26 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
     p = params
     if p.or_window < 1:
         raise ValueError(f"or_window must be at least 1 minute, got {p.or_window}")
-    df = _bars_with_range(intraday_1m, p)
-    confirmed = pl.col("volume") >= p.volume_multiple * pl.col("or_avg_volume")
+    reg = _session_bars(intraday_1m)
     side = (
         pl.when(pl.col("close") > pl.col("or_high"))
         .then(pl.lit("long"))
         .when(pl.col("close") < pl.col("or_low"))
         .then(pl.lit("short"))
     )
+    in_window = (pl.col("minute") >= p.or_window) & (
+        (pl.col("minute") < p.or_window + p.entry_window) | (p.entry_window <= 0)
+    )
     df = (
-        df.filter(
-            (pl.col("minute") >= p.or_window)
-            & ((pl.col("minute") < p.or_window + p.entry_window) | (p.entry_window <= 0))
-            & confirmed
-            & pl.col("range_pct").is_between(p.min_range_pct, p.max_range_pct)
-        )
+        reg.lazy()
+        .filter(in_window)
+        .join(_ranges(reg, p).lazy(), on=KEY, maintain_order="left")
         .with_columns(side=side)
         .filter(pl.col("side").is_not_null())
+        .collect()
     )
+    df = _with_mean_of_previous(df, reg, p.volume_bars)
+    df = df.filter(pl.col("volume") >= p.volume_multiple * pl.col("or_avg_volume"))
     df = df.filter(pl.col("ts") == pl.col("ts").min().over(*KEY, "side"))  # the first per side
 
     long = pl.col("side") == "long"
@@ -113,6 +158,7 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
     ).filter(pl.when(long).then(pl.col("entry") < pl.col("target")).otherwise(pl.col("entry") > pl.col("target")))
     if df.is_empty():
         return common.empty_signals(DETAIL)
+    df = _with_rvol_time(df, reg, p.rvol_sessions)
 
     bar_span = pl.col("high") - pl.col("low")
     close_pos = pl.when(long).then(pl.col("close") - pl.col("low")).otherwise(pl.col("high") - pl.col("close"))

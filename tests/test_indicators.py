@@ -182,6 +182,22 @@ def test_relative_volume_at_time(intraday: pl.DataFrame) -> None:
     _check(out["out"].to_numpy(dtype=float), want)
 
 
+def test_relative_volume_at_time_sorted_matches_window(intraday: pl.DataFrame) -> None:
+    n = 2
+    keys = ["symbol", "time_of_day"]
+    df = intraday.sort(*keys, "ts")
+    got = df.select(out=ind.relative_volume_at_time_sorted("volume", n, keys))["out"]
+    want = df.select(out=ind.relative_volume_at_time("volume", n).over(keys))["out"]
+    assert want.null_count() < len(want) and got.equals(want)  # bit for bit, nulls included
+
+
+def test_row_index_matches_window(daily: pl.DataFrame) -> None:
+    df = daily.sort("symbol", "date")
+    got = df.select(out=ind.row_index("symbol"))["out"]
+    want = df.select(out=pl.int_range(pl.len(), dtype=pl.Int64).over("symbol"))["out"]
+    assert got.equals(want) and got.max() > 1000
+
+
 def test_rejects_bad_period() -> None:
     with pytest.raises(ValueError):
         ind.ema("close", 0)

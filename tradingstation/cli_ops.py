@@ -6,7 +6,6 @@ Each prints a verdict and exits non-zero when something is wrong.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import tempfile
 import time
