@@ -71,7 +71,8 @@ def _candidates(df: pl.DataFrame, p: BreakoutParams) -> pl.DataFrame:
 
 
 def _add(total: pl.Series, error: pl.Series, x: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Compensated (Neumaier) summation step, so the mean close is as exact as a rolling mean's."""
+    """A compensated (Neumaier) summation step: the base's mean close comes out correctly rounded
+    (the per-symbol rolling mean this replaces is within an ulp or two of it)."""
     new = total + x
     lost = ((total - new) + x).zip_with(total.abs() >= x.abs(), (x - new) + total)
     return new, error + lost
@@ -95,7 +96,7 @@ def _bases(df: pl.DataFrame, cand: pl.DataFrame, p: BreakoutParams, n0: int, n1:
         total, error = (c, c * 0.0) if total is None else _add(total, error, c)
         if n < n0:
             continue
-        mean_close = (total + error) / pl.Series([float(n)] * cand.height)  # a scalar divisor is inexact
+        mean_close = (total + error) / pl.repeat(float(n), cand.height, eager=True)  # not "/ n": by 1/n
         width = (hi - lo) / mean_close * 100.0
         good = (i >= n) & (width <= p.max_range_pct)
         if n == n0:

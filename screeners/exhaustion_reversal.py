@@ -62,7 +62,9 @@ def _order(df: pl.DataFrame, by: str) -> tuple[pl.DataFrame, pl.Series, pl.Serie
         first = (sid != sid.shift(1)).fill_null(True)
         names, t = df["symbol"].filter(first), df[by]
         if attempt or ((names > names.shift(1)).all() and ((t > t.shift(1)) | first).all()):
-            return df.rechunk(), sid.set_sorted(), names  # one chunk, as a sort gives
+            if any(1 in col.chunk_lengths() for col in df.iter_columns()):  # as after a sort: polars
+                df = df.rechunk()  # divides a 1-row chunk by a constant differently (not by reciprocal)
+            return df, sid.set_sorted(), names
         df = df.sort("symbol", by)
     raise AssertionError
 
@@ -146,8 +148,7 @@ def _running(reg: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
 
 def _session_vwap(reg: pl.DataFrame, sig: pl.DataFrame) -> pl.Series:
     """``ind.vwap(...).over(KEY)`` at the signal bars: the same running sums, added bar by bar from
-    the session's first bar as ``cum_sum`` does. The products are computed on one single-chunk
-    frame: polars divides a 1-row chunk by a constant differently (exactly, not by reciprocal)."""
+    the session's first bar as ``cum_sum`` does (the products on one single-chunk frame)."""
     size, start, j = sig.height, sig["_row"] - sig["_j"], sig["_j"]
     at = pl.concat(
         [(start + k).clip(upper_bound=reg.height - 1) for k in range((j.max() or 0) + 1)], rechunk=True

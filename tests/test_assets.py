@@ -165,3 +165,11 @@ def test_assets_write_to_an_s3_lake(s3_env: str, s3_endpoint: str) -> None:
     minutes = lake.get().read("intraday_1m", symbols=["BRK.B"])
     assert minutes.height > 0 and set(minutes["symbol"]) == {"BRK.B"}
     assert "test-secret-key" not in str(metadata(result, "intraday_1m"))
+
+
+def test_universe_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADINGSTATION_UNIVERSE", "nvda, amd")
+    dg.materialize(MARKET_DATA_ASSETS[:1], partition_key=SESSION, resources=resources(tmp_path, SyntheticSource()))
+    universe = Lake(str(tmp_path)).read("universe")
+    assert set(universe["symbol"]) == {"NVDA", "AMD", "SPY"}
+    assert set(universe["list_name"]) == {"env:TRADINGSTATION_UNIVERSE"}

@@ -29,7 +29,7 @@ def requested(result: dg.ScheduleExecutionData) -> list[tuple[str, str, list[str
 
 def test_schedules_run_in_new_york_time() -> None:
     assert {s.execution_timezone for s in SCHEDULES} == {"America/New_York"}
-    assert set(BY_NAME) == {"premarket_schedule", "market_schedule", "postmarket_schedule"}
+    assert set(BY_NAME) == {"premarket_schedule", "market_schedule", "postmarket_schedule", "maintenance_schedule"}
 
 
 def test_early_close_market_ticks() -> None:
@@ -76,3 +76,10 @@ def test_daylight_saving_does_not_shift_the_session(day: str) -> None:
     assert not tick("market_schedule", f"{day}T09:25").run_requests
     assert requested(tick("market_schedule", f"{day}T09:30"))[0][0] == f"market:{day}:0930"
     assert requested(tick("market_schedule", f"{day}T15:55"))
+
+
+def test_maintenance_runs_each_session_evening_only() -> None:
+    assert requested(tick("maintenance_schedule", "2025-11-28T20:00")) == [
+        ("maintenance:2025-11-28", "2025-11-28", ["lake_maintenance"])
+    ]
+    assert "a weekend" in tick("maintenance_schedule", "2025-11-29T20:00").skip_message

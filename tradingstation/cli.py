@@ -41,7 +41,8 @@ def instance():  # -> dg.DagsterInstance
     return dg.DagsterInstance.get()
 
 
-HISTORY_ASSETS = {"daily_bars": 200, "intraday_30m": 10}  # sessions the screeners read (= daily retention)
+# Sessions before D the screeners read; with D itself, daily_bars fills exactly its 200-session retention.
+HISTORY_ASSETS = {"daily_bars": 199, "intraday_30m": 10}
 
 
 def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
@@ -216,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     mat.add_argument(
         "--history", action=argparse.BooleanOptionalAction, default=True,
-        help="first backfill the daily (200 sessions) and 30-minute (10) history the screeners read, if missing",
+        help="first backfill the daily (199 sessions) and 30-minute (10) history the screeners read, if missing",
     )
     mat.set_defaults(func=cmd_materialize)
 

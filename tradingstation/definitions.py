@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from tradingstation.assets.dashboard import master_dashboard
+from tradingstation.assets.maintenance import lake_maintenance
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
 from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.checks.definitions import ALL_CHECKS
@@ -20,7 +21,7 @@ from tradingstation.schedules import build_schedules
 from tradingstation.sensors import ALL_SENSORS, SENSOR_JOBS
 
 MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
-ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard]
+ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard, lake_maintenance]
 
 # Every step runs in the run's own process: the multiprocess executor pays ~3 s of process
 # start per step here, more than most steps take.

@@ -1,4 +1,4 @@
-"""The session schedules: premarket, market (every 5 minutes while open), postmarket.
+"""The session schedules: premarket, market (every 5 minutes while open), postmarket, maintenance.
 
 Cron runs in America/New_York, so daylight-saving changes never shift a session; each tick then
 asks the calendar whether it is a session and where in it we are, so holidays are skipped with a
@@ -90,12 +90,21 @@ def postmarket_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.Ski
     yield _request("postmarket", day, POSTMARKET_ASSETS)  # one run per session: the run key has no time
 
 
+def maintenance_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    day, times = _session_of(instant)
+    if times is None:
+        yield _not_a_session(day)
+        return
+    yield _request("maintenance", day, ["lake_maintenance"])
+
+
 def build_schedules(job: object) -> list[dg.ScheduleDefinition]:
     """The three session schedules on ``job`` (the asset job over every asset, partitioned by session)."""
     specs = [
         ("premarket_schedule", ["0 7 * * 1-5", "0 8 * * 1-5", "0 9 * * 1-5", "20 9 * * 1-5"], premarket_requests),
         ("market_schedule", "*/5 9-15 * * 1-5", market_requests),
         ("postmarket_schedule", "*/15 13-19 * * 1-5", postmarket_requests),
+        ("maintenance_schedule", "0 20 * * 1-5", maintenance_requests),
     ]
     schedules = []
     for name, cron, plan in specs:

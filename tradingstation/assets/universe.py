@@ -8,6 +8,7 @@ the dataset with the reason, so a missing name can always be explained.
 
 
 import datetime as dt
+import os
 
 import dagster as dg
 import polars as pl
@@ -19,10 +20,14 @@ from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.sources import Interval, MarketDataSource
 
 
+ENV_UNIVERSE = "TRADINGSTATION_UNIVERSE"  # comma-separated symbols, or a symbol file, for list 'auto'
+
+
 class UniverseConfig(dg.Config):
     list_name: str = Field(
         "auto",
-        description="'auto' (the source's own symbols when it has a fixed set, else 'sp500'), "
+        description="'auto' ($TRADINGSTATION_UNIVERSE when set: symbols or a symbol file; else the source's "
+        "own symbols when it has a fixed set; else 'sp500'), "
         "'sp500' (the bundled list), 'file' (one symbol per line at `path`), or 'explicit' (`symbols`)",
     )
     path: str | None = Field(None, description="symbol file for list_name='file'")
@@ -39,6 +44,10 @@ class UniverseConfig(dg.Config):
 def candidates(config: UniverseConfig, source: MarketDataSource) -> tuple[list[str], str, dt.date | None]:
     """The candidate symbols, the list's name, and the date the list was taken (when known)."""
     name = config.list_name
+    if name == "auto" and (configured := os.environ.get(ENV_UNIVERSE, "").strip()):
+        if os.path.isfile(configured):
+            return universe_lists.load_symbol_file(configured), f"file:{configured}", None
+        return schemas.normalize_symbols(configured), f"env:{ENV_UNIVERSE}", None
     if name == "auto":
         known = source.known_symbols()
         if known is not None:
