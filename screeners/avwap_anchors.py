@@ -135,7 +135,8 @@ def find_anchors(
     bars = _flags(with_cumulative(daily), params, earnings)
     bars = bars.with_columns(_pos=pl.int_range(pl.len(), dtype=pl.Int64))
     now = bars.filter(pl.col("date").is_in(dates)).select(
-        "symbol", "_pos", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv", as_of_v="cum_v"
+        "symbol", "_pos", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv",
+        as_of_v="cum_v",
     )
     # Each as_of row's window is the rows just before it in the sorted frame, back to the
     # lookback or the symbol's first bar: gathered by position, no join.

@@ -79,8 +79,8 @@ def _bars(daily: pl.DataFrame, params: AvwapReclaimParams) -> pl.DataFrame:
         prev_pv=prev("cum_pv"),
         prev_v=prev("cum_v"),
         atr=atr("high", "low", "close", params.atr_period).over("symbol"),
-        sma=sma("close", params.trend_sma).over("symbol"),  # a float rolling sum: per symbol to stay exact
-        rvol=pl.when(idx >= params.rvol_days).then(relative_volume("volume", params.rvol_days)),  # integer sums
+        sma=sma("close", params.trend_sma).over("symbol"),  # a float rolling sum: per symbol, to stay exact
+        rvol=pl.when(idx >= params.rvol_days).then(relative_volume("volume", params.rvol_days)),  # exact sums
     )
 
 
@@ -92,9 +92,9 @@ def screen(
         return finish(pl.DataFrame(), "avwap_reclaim", DETAIL)
     bars = _bars(daily, params)
     # Only the bars of the screened sessions and of the anchors take part: join those.
-    anchor_sums = bars.select("symbol", anchor_date="date", anchor_idx="idx", a_pv="pre_pv", a_v="pre_v").filter(
-        pl.col("anchor_date").is_in(anchors["anchor_date"].unique().implode())
-    )
+    anchor_sums = bars.select(
+        "symbol", anchor_date="date", anchor_idx="idx", a_pv="pre_pv", a_v="pre_v"
+    ).filter(pl.col("anchor_date").is_in(anchors["anchor_date"].unique().implode()))
     pairs = (
         anchors.select("date", "symbol", "anchor_date", "anchor_type")
         .unique()
@@ -124,9 +124,10 @@ def screen(
         anchors_reclaimed=pl.col("anchor_date").n_unique().over(group).cast(pl.Int64),
     )
     # anchor_type breaks ties (a bar that is both a swing high and a swing low), so the pick is stable
-    best = pairs.sort(
-        [*group, "pair_pts", "anchor_date", "anchor_type"], descending=[False, False, False, True, True, False]
-    ).unique(subset=group, keep="first", maintain_order=True)
+    order = [*group, "pair_pts", "anchor_date", "anchor_type"]
+    best = pairs.sort(order, descending=[False, False, False, True, True, False]).unique(
+        subset=group, keep="first", maintain_order=True
+    )
     above, below = pl.col("close") > pl.col("sma"), pl.col("close") < pl.col("sma")
     trend_ok = pl.when(is_long).then(above).otherwise(below)
     best = best.with_columns(

@@ -104,7 +104,12 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
     up, down = pl.col("_up"), pl.col("_down")
     df = (
         df.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
-        .filter((up | down) & pl.col("atr").is_not_null() & (c >= p.min_price) & (pl.col("avg_volume") >= p.min_avg_volume))
+        .filter(
+            (up | down)
+            & pl.col("atr").is_not_null()
+            & (c >= p.min_price)
+            & (pl.col("avg_volume") >= p.min_avg_volume)
+        )
         .with_columns(side=pl.when(up).then(pl.lit("long")).when(down).then(pl.lit("short")))
         .rechunk()  # the whole-column lags leave two chunks, on which pl.format panics (polars 2.1)
     )

@@ -13,12 +13,13 @@ Conventions (shared by all recursive indicators):
   recurse with ``alpha`` (EMA: ``2/(n+1)``; Wilder: ``1/n``). Interior nulls are skipped by
   the recursion (their output is null); TA-Lib would instead propagate NaN forever.
 
-Speed: inside ``.over`` every operation runs per group, so an expression that repeats a
-sub-expression pays for it each time. Compound indicators therefore bind their inputs once
-(``_let``: a struct whose fields are computed once and referenced with ``pl.field``). For
-per-row lags and windows on a frame already sorted by its keys, ``row_index`` gives each row's
-position in its group without a window, so ``x.shift(k)`` masked with ``row_index(...) >= k``
-replaces ``x.shift(k).over(keys)`` (see ``relative_volume_at_time_sorted``).
+Speed: inside ``.over`` every operation is a pass over the groups, costlier than the same
+operation on the whole column. So compound indicators bind their inputs once (``_let``: a struct
+whose fields are computed once and referenced with ``pl.field``), and on a frame sorted by its
+keys (``sorted_by``) ``row_index`` gives each row's position in its group without a window:
+``pl.when(row_index("symbol") >= k).then(x.shift(k))`` equals ``x.shift(k).over("symbol")``.
+Whole-column rolling windows masked the same way are exact for integers (volume), not for
+floats (a float rolling sum carries rounding from the rows before), so those stay in ``.over``.
 """
 
 from __future__ import annotations

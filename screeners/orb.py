@@ -62,27 +62,33 @@ class OrbParams:
 
 def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     """The regular-session bars (only the columns used) sorted by symbol and time, with ``_pos``
-    (row number), ``_sym`` (a number per symbol), ``_row`` (the bar's number in its session) and
-    ``minute`` (minutes after the session's first regular bar)."""
+    (row number), ``_sym`` (a number per symbol), ``_row`` (the bar's number in its session),
+    ``_sess`` (the session's number: 0, 1, ... in frame order) and ``minute`` (minutes after the
+    session's first regular bar)."""
     reg = intraday_1m.lazy().filter(pl.col("session") == "regular").select(COLUMNS).collect()
     reg = sorted_by(reg, "symbol", "ts").with_columns(
         _pos=pl.int_range(pl.len(), dtype=pl.Int64), _sym=pl.col("symbol").rle_id()
     )
     reg = reg.with_columns(_row=row_index("_sym", "date"))
-    session_open = pl.when(pl.col("_row") == 0).then(pl.col("ts")).forward_fill()
-    return reg.with_columns(minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64))
+    first = pl.col("_row") == 0
+    session_open = pl.when(first).then(pl.col("ts")).forward_fill()
+    return reg.with_columns(
+        minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64),
+        _sess=first.cast(pl.Int64).cum_sum() - 1,
+    )
 
 
-def _ranges(reg: pl.DataFrame, p: OrbParams) -> pl.DataFrame:
-    """Each session's opening range; ranges outside the allowed width are dropped."""
+def _ranges(reg: pl.DataFrame, or_window: int) -> pl.DataFrame:
+    """Each session's opening range, row i for session ``_sess`` i (every session has one: its
+    first bar is at minute 0), so a bar finds its range by position instead of by a join."""
     mid = (pl.col("or_high") + pl.col("or_low")) / 2.0
     return (
         reg.lazy()
-        .filter(pl.col("minute") < p.or_window)
-        .group_by(KEY)
+        .filter(pl.col("minute") < or_window)
+        .group_by("_sess")
         .agg(or_high=pl.col("high").max(), or_low=pl.col("low").min())
+        .sort("_sess")
         .with_columns(range_pct=(pl.col("or_high") - pl.col("or_low")) / mid * 100.0, or_mid=mid)
-        .filter(pl.col("range_pct").is_between(p.min_range_pct, p.max_range_pct))
         .collect()
     )
 
@@ -134,17 +140,19 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
     in_window = (pl.col("minute") >= p.or_window) & (
         (pl.col("minute") < p.or_window + p.entry_window) | (p.entry_window <= 0)
     )
+    ranges = _ranges(reg, p.or_window)
+    beyond = (pl.col("close") > pl.col("or_high")) | (pl.col("close") < pl.col("or_low"))
     df = (
         reg.lazy()
         .filter(in_window)
-        .join(_ranges(reg, p).lazy(), on=KEY, maintain_order="left")
+        .with_columns(pl.lit(ranges[c]).gather(pl.col("_sess")).alias(c) for c in ranges.columns[1:])
+        .filter(pl.col("range_pct").is_between(p.min_range_pct, p.max_range_pct) & beyond)
         .with_columns(side=side)
-        .filter(pl.col("side").is_not_null())
         .collect()
     )
     df = _with_mean_of_previous(df, reg, p.volume_bars)
     df = df.filter(pl.col("volume") >= p.volume_multiple * pl.col("or_avg_volume"))
-    df = df.filter(pl.col("ts") == pl.col("ts").min().over(*KEY, "side"))  # the first per side
+    df = df.filter(pl.col("ts") == pl.col("ts").min().over("_sess", "side"))  # the first per side
 
     long = pl.col("side") == "long"
     height = pl.col("or_high") - pl.col("or_low")
