@@ -17,13 +17,14 @@ GAP_WINDOW = 20  # sessions of daily bars searched for per-symbol gaps
 @dg.asset(
     partitions_def=SESSION_PARTITIONS,
     group_name="maintenance",
-    deps=["master_dashboard"],  # runs after the day is complete; lineage shows it judges everything
+    deps=["master_dashboard"],
+    backfill_policy=dg.BackfillPolicy.single_run(),  # like every asset of session_job  # runs after the day is complete; lineage shows it judges everything
     kinds={"parquet"},
     description=__doc__,
 )
 def lake_maintenance(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store = lake.get()
-    day = calendar.session(context.partition_key)
+    day = calendar.session(context.partition_keys[-1])  # a range is judged as of its last session
     verified = maintenance.verify(store)
     gaps = maintenance.detect_gaps(store, "daily_bars", calendar.sessions_before(day, GAP_WINDOW)[0], day)
     cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day)
