@@ -77,7 +77,8 @@ def backfill_figure() -> str:
         }
         with dg.DagsterInstance.ephemeral() as instance:
             start = time.perf_counter()
-            result = job_def.execute_in_process(instance=instance, tags=tags)
+            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            result = job_def.execute_in_process(instance=instance, tags=tags, run_config=quiet)
             elapsed = time.perf_counter() - start
             assert result.success
         written = len(lake.get().sessions("daily_bars"))

@@ -109,3 +109,18 @@ def test_lake_operations_find_and_repair_a_gap_and_refuse_a_damaged_backup(
 
     assert cli.main(["lake", "cleanup", "--dry-run"]) == 0
     assert lake.exists("daily_bars", "2025-11-24")
+
+
+def test_run_mode_daily_records_the_lake_health(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import dagster as dg
+
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    Lake(str(tmp_path / "lake")).write("daily_bars", "2025-11-26", daily_frame(["2025-11-26"], ["NVDA"]))
+    assert cli.main(["run", "--mode", "daily", "--date", "2025-11-26"]) == 0
+    assert "✓ lake_maintenance" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("lake_maintenance"))
+        meta = event.asset_materialization.metadata
+        assert meta["health_storage"].value is True and meta["health_signals"].value is False
+        assert meta["healthy"].value is False  # nothing screened that day: the maintenance run says so

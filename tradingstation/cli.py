@@ -128,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       ("premarket", day, schedules.PREMARKET_ASSETS)],
         "market": [("market", day, [*schedules.MARKET_ASSETS, "orb_signals"])],
         "postmarket": [("postmarket", day, schedules.POSTMARKET_ASSETS)],
+        "daily": [("maintenance", day, ["lake_maintenance"])],
     }[args.mode]
     config = None
     if args.tickers:  # the runbook's --tickers: this session's universe is exactly these symbols
@@ -226,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     ses.add_argument("--end")
     ses.set_defaults(func=cmd_sessions)
 
-    run = sub.add_parser("run", help="run one session mode now: premarket, market or postmarket (the runbook's orchestrator)")
-    run.add_argument("--mode", required=True, choices=["premarket", "market", "postmarket"])
+    run = sub.add_parser("run", help="run one session mode now: premarket, market, postmarket or daily (maintenance)")
+    run.add_argument("--mode", required=True, choices=["premarket", "market", "postmarket", "daily"])
     run.add_argument("--date", help="session YYYY-MM-DD (default: today, which must be a session)")
     run.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols: the session's universe")
     run.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
