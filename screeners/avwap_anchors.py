@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
     cli.add_params(parser, AnchorParams)
     args = parser.parse_args(argv)
-    date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())
+    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
     params = AnchorParams(**{f: getattr(args, f) for f in AnchorParams.__dataclass_fields__})
     tickers = [*(args.ticker or []), *(args.tickers or [])] or None
     daily = cli.load_bars("daily", date, params.lookback_days + params.volume_avg_days, tickers)

@@ -83,7 +83,7 @@ def run(
     parser.add_argument("--verbose", action="store_true", help="print every column and the inputs' sizes")
     add_params(parser, params_cls)
     args = parser.parse_args(argv)
-    date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())
+    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
     params = params_cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(params_cls)})
     frames = {arg: load_bars(kind, date, back, args.tickers) for arg, (kind, back) in inputs.items()}
     if args.verbose:

@@ -1,6 +1,6 @@
 """Master dashboard: every screener's recent signals merged into one ranked, sized trade list.
 
-Signals with ``as_of - hours_lookback <= ts <= as_of`` (both ends inclusive) and ``score >=
+Signals with ``as_of - hours_lookback < ts <= as_of`` (a signal stamped exactly at the previous close is out) and ``score >=
 min_score`` are kept; each screener's best signal per symbol and side (highest score, then the
 latest) is merged into one row per (symbol, side). ``confluence`` is the number of distinct
 screeners agreeing; the composite score is ``min(10, best score + confluence_bonus × (confluence -
@@ -105,7 +105,7 @@ def build_dashboard(signals: pl.DataFrame, daily: pl.DataFrame, as_of: dt.dateti
         raise ValueError("as_of must be timezone-aware (UTC)")
     start = as_of - dt.timedelta(hours=params.hours_lookback)
     sig = combine_signals([signals]).filter(
-        pl.col("ts").is_between(start, as_of, closed="both")
+        pl.col("ts").is_between(start, as_of, closed="right")
         & (pl.col("score") >= params.min_score) & pl.col("side").is_in(SIDES)
     )
     if sig.is_empty():
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--html", help="also write the dashboard as one HTML page here")
     cli.add_params(parser, DashboardParams)
     args = parser.parse_args(argv)
-    date = calendar.session(args.date) if args.date else calendar.previous_session(dt.date.today())
+    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
     params = DashboardParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DashboardParams)})
     as_of = min(calendar.session_close(date), dt.datetime.now(dt.timezone.utc))  # the close, or now
     start = as_of - dt.timedelta(hours=params.hours_lookback)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import cli, common
+from tradingstation import calendar
 from screeners.indicators import gap_percent, sorted_by
 
 TICK = 0.01
@@ -123,7 +124,14 @@ def screen(
         strategy="backward",
         tolerance=f"{MAX_SESSION_GAP_DAYS}d",
         check_sortedness=False,  # sorted by _key; polars cannot verify it per 'by' group
-    ).filter(pl.col("prev_close").is_not_null())
+    )
+    # The gap is measured against the previous *session's* close only: with that bar missing (a
+    # failed postmarket run) an older close would report a gap that is not there.
+    previous = {d: calendar.previous_session(d) for d in pm["date"].unique().to_list()}
+    df = df.filter(
+        pl.col("prev_close").is_not_null()
+        & (pl.col("prior_date") == pl.col("date").replace_strict(previous, return_dtype=pl.Date))
+    )
 
     gap = gap_percent("premarket_last", "prev_close")
     rel = pl.col("premarket_volume") / (pl.col("avg_daily_volume") * p.premarket_fraction)

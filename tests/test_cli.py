@@ -31,6 +31,7 @@ def test_read_prints_a_dataset_and_rejects_bad_tickers(tmp_path: Path, monkeypat
     assert cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "nvda"]) == 0
     out = capsys.readouterr().out
     assert "NVDA" in out and "AAPL" not in out
+    assert cli.main(["read", "orb_signals", "--start", "2025-11-28"]) == 0  # analytics datasets are readable too
     with pytest.raises(SystemExit):
         cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "../x"])
     assert "path separator" in capsys.readouterr().err
@@ -93,6 +94,7 @@ def test_lake_operations_find_and_repair_a_gap_and_refuse_a_damaged_backup(
 
     assert cli.main(["lake", "detect-gaps"]) == 1
     assert "NVDA" in capsys.readouterr().out
+    assert cli.main(["lake", "detect-gaps", "--symbol", "AAPL"]) == 0  # AAPL has no gap
     assert cli.main(["lake", "fill-gaps", "--symbol", "NVDA"]) == 0
     assert "rebuilding daily_bars for 2025-11-25 .. 2025-11-25 as one run" in capsys.readouterr().out
     assert "NVDA" in set(lake.read("daily_bars", "2025-11-25", "2025-11-25")["symbol"])

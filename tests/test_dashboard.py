@@ -75,13 +75,13 @@ def test_composite_capped_at_ten_and_same_screener_counts_once() -> None:
 def test_lookback_window_and_min_score() -> None:
     sig = _signals(
         _sig("OLD", "breakout", "long", 8.0, 50.0, 48.0, 54.0, hours_ago=30),
-        _sig("EDGE", "breakout", "long", 5.0, 50.0, 48.0, 54.0, hours_ago=24),  # inclusive
+        _sig("EDGE", "breakout", "long", 5.0, 50.0, 48.0, 54.0, hours_ago=24),  # exactly the previous close: out
         _sig("NEW", "breakout", "long", 4.0, 50.0, 48.0, 54.0, hours_ago=2),
         _sig("LOW", "orb", "long", 1.0, 50.0, 48.0, 54.0),
         _sig("LATER", "orb", "long", 9.0, 50.0, 48.0, 54.0, hours_ago=-1),  # after as_of
     )
     out = build_dashboard(sig, BULL, AS_OF, DATE, DashboardParams(min_score=2.0))
-    assert out["symbol"].to_list() == ["EDGE", "NEW"]
+    assert out["symbol"].to_list() == ["NEW"]
     out = build_dashboard(sig, BULL, AS_OF, DATE, DashboardParams(hours_lookback=48))
     assert "OLD" in out["symbol"].to_list() and "LOW" in out["symbol"].to_list()
 

@@ -88,3 +88,9 @@ def test_valid_tickers_are_canonicalised(good: str, canonical: str) -> None:
 
 def test_comma_list_is_deduplicated_in_order() -> None:
     assert schemas.normalize_symbols("nvda,AAPL,NVDA") == ["NVDA", "AAPL"]
+
+
+def test_a_broken_first_copy_does_not_cost_the_good_duplicate() -> None:
+    checked = schemas.validate_bars(raw([{"low": 10.2, "volume": 1.0}, {"volume": 2.0}, {"volume": 3.0}]), intraday=True)
+    assert checked.bars["volume"].to_list() == [2]
+    assert checked.quarantined_by_reason == {"OHLC out of order (low <= open, close <= high broken)": 1, "duplicate (symbol, ts)": 1}

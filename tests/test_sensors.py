@@ -232,8 +232,8 @@ def test_universe_change_requests_one_history_run_for_new_symbols(lake: Lake, ca
     request = universe_change(lake, "2025-11-28")
     assert isinstance(request, dg.RunRequest)
     history = calendar.sessions_before("2025-11-28", HISTORY_SESSIONS)
-    assert len(history) == 250 and history[-1] == dt.date(2025, 11, 26)  # Thanksgiving is no session
-    assert request.tags["dagster/asset_partition_range_start"] == history[0].isoformat() == "2024-11-27"
+    assert len(history) == 199 and history[-1] == dt.date(2025, 11, 26)  # Thanksgiving is no session
+    assert request.tags["dagster/asset_partition_range_start"] == history[0].isoformat() == "2025-02-13"
     assert request.tags["dagster/asset_partition_range_end"] == "2025-11-26"
     assert request.tags["tradingstation/added_symbols"] == "NVDA,PENNY"
     assert request.asset_selection == [dg.AssetKey("daily_bars")]

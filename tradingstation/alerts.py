@@ -60,8 +60,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _secrets(env: Mapping[str, str]) -> list[str]:
-    values = [env.get(ENV_WEBHOOK, ""), env.get(ENV_SMTP_PASSWORD, "")]
-    return [v for v in values if v and len(v) >= 4]
+    names = (ENV_WEBHOOK, ENV_SMTP_PASSWORD, "AWS_SECRET_ACCESS_KEY", "DAGSTER_PG_PASSWORD")
+    values = [env.get(name, "") for name in names]
+    return [v for raw in values for v in {raw, raw.strip()} if v and len(v.strip()) >= 4]
 
 
 def _redact(text: str, env: Mapping[str, str]) -> str:

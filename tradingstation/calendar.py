@@ -165,6 +165,20 @@ def session_times(value: dt.date | str) -> SessionTimes:
     )
 
 
+def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
+    """The most recent session whose regular close has passed (at ``now``, default the wall clock)."""
+    now = now or dt.datetime.now(UTC)
+    today = now.astimezone(NY).date()
+    if is_session(today) and now >= session_close(today):
+        return today
+    return previous_session(today)
+
+
+def today_ny() -> dt.date:
+    """Today's date in New York (the machine's own date may already be tomorrow)."""
+    return dt.datetime.now(NY).date()
+
+
 def session_open(value: dt.date | str) -> dt.datetime:
     return session_times(value).open
 

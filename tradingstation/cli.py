@@ -17,13 +17,7 @@ from tradingstation.errors import TradingStationError
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 
 
-def latest_closed_session(now: dt.datetime | None = None) -> dt.date:
-    """The most recent session whose regular close has passed."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    today = now.astimezone(calendar.NY).date()
-    if calendar.is_session(today) and now >= calendar.session_close(today):
-        return today
-    return calendar.previous_session(today)
+latest_closed_session = calendar.latest_closed_session
 
 
 def instance():  # -> dg.DagsterInstance
@@ -121,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The runbook's orchestrator: one session mode through the same assets as its schedule."""
     from tradingstation import schedules
 
-    day = calendar.session(args.date) if args.date else calendar.session(dt.date.today())
+    day = calendar.session(args.date) if args.date else calendar.session(calendar.today_ny())
     instance()
     plan: list[tuple[str, dt.date, list[str]]] = {
         "premarket": [("daily", calendar.previous_session(day), ["daily_bars"]),
@@ -223,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.set_defaults(func=cmd_materialize)
 
     ses = sub.add_parser("sessions", help="list NYSE sessions with their open and close")
-    ses.add_argument("--start", default=dt.date.today().isoformat())
+    ses.add_argument("--start", default=calendar.today_ny().isoformat())
     ses.add_argument("--end")
     ses.set_defaults(func=cmd_sessions)
 
@@ -240,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.set_defaults(func=cmd_dashboard, passthrough=True)
 
+    import tradingstation.analytics_datasets  # noqa: F401  (registers the signal datasets for `read`)
     from tradingstation import cli_lake, cli_ops
 
     cli_lake.add_commands(sub)

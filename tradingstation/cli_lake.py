@@ -30,7 +30,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_detect_gaps(args: argparse.Namespace) -> int:
     gaps = maintenance.detect_gaps(Lake.from_env(), args.dataset, args.start, args.end)
     if args.symbol:
-        gaps = gaps.filter(pl.col("symbol") == args.symbol)
+        gaps = gaps.filter(pl.col("symbol").is_in(args.symbol))
     with pl.Config(tbl_rows=100):
         print(gaps if gaps.height else f"no gaps in {args.dataset}")
     return 1 if gaps.height else 0

@@ -241,10 +241,12 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
         .then(pl.lit("not in a trading session" if sessions is None else "outside requested sessions"))
         .when((pl.col("ts") < pl.col(start)) | (pl.col("ts") >= pl.col(end)))
         .then(pl.lit("outside the session window"))
-        .when(~pl.struct("symbol", "ts").is_first_distinct())
-        .then(pl.lit("duplicate (symbol, ts)"))  # the first row of a duplicate group is kept
     )
     df = df.with_columns(reason=reason)
+    # Among the rows that pass every other rule, the first of a (symbol, ts) group is kept and the
+    # rest quarantined: a broken first copy never costs the good one.
+    duplicate = pl.col("reason").is_null() & ~pl.struct("symbol", "ts").is_first_distinct().over(pl.col("reason").is_null())
+    df = df.with_columns(reason=pl.when(duplicate).then(pl.lit("duplicate (symbol, ts)")).otherwise("reason"))
     quarantine = df.filter(pl.col("reason").is_not_null()).sort("_row")
     good = df.filter(pl.col("reason").is_null())
     if intraday:

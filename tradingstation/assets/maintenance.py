@@ -27,8 +27,12 @@ def lake_maintenance(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     day = calendar.session(context.partition_keys[-1])  # a range is judged as of its last session
     verified = maintenance.verify(store)
     gaps = maintenance.detect_gaps(store, "daily_bars", calendar.sessions_before(day, GAP_WINDOW)[0], day)
-    cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day)
-    report = health.health(store, day, ["storage", "data", "signals", "freshness", "storage-use"])
+    if len(context.partition_keys) == 1:
+        cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day)
+    else:  # a backfill range: retention as of its last key would delete the range it just wrote
+        cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day, dry_run=True)
+    # Freshness judges the wall clock, not this session: it belongs to the sensor and the UI.
+    report = health.health(store, day, ["storage", "data", "signals", "storage-use"])
     for line in [verified.summary(), cleaned.summary(), report.summary()]:
         context.log.info(line)
     healthy = verified.ok and report.ok and gaps.is_empty()
@@ -38,6 +42,7 @@ def lake_maintenance(context: dg.AssetExecutionContext, lake: LakeResource) -> d
             "verify": dg.MetadataValue.md(f"```\n{verified.summary()}\n```"),
             "gaps": dg.MetadataValue.int(gaps.height),
             "gap_symbols": dg.MetadataValue.json(sorted(set(gaps["symbol"].to_list()))[:50]),
+            "retention_dry_run": dg.MetadataValue.bool(cleaned.dry_run),
             "retention_deleted_partitions": dg.MetadataValue.int(len(cleaned.deleted)),
             "retention_deleted_bytes": dg.MetadataValue.int(cleaned.bytes),
             "health": dg.MetadataValue.md(f"```\n{report.summary()}\n```"),

@@ -104,7 +104,8 @@ def gapgo_signals(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame, i
     return signal_output(gapgo.screen(daily_bars, intraday_1m), "gapgo", sessions_of(context))
 
 
-@_asset("orb_signals", {"intraday_1m": dg.AssetIn("intraday_1m")}, orb.__doc__ or "")
+# Five sessions before D give ORB its time-of-day relative volume, as the CLI has it.
+@_asset("orb_signals", {"intraday_1m": dg.AssetIn("intraday_1m", partition_mapping=sessions_window(5))}, orb.__doc__ or "")
 def orb_signals(context: dg.AssetExecutionContext, intraday_1m: pl.DataFrame) -> dg.Output:
     return signal_output(orb.screen(intraday_1m), "orb", sessions_of(context))
 

@@ -88,7 +88,6 @@ def liquidity_universe(
             avg_dollar_volume=(pl.col("close") * pl.col("volume"))
             .rolling_mean(lookback_sessions, min_samples=1)
             .over("symbol"),
-            bars_in_window=pl.int_range(pl.len()).over("symbol"),
         )
         .select("symbol", pl.col("date").alias("bar_date"), pl.col("close").alias("last_close"), "avg_dollar_volume")
     )

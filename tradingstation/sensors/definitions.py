@@ -4,7 +4,7 @@
   job, the run id, the failed step(s), the error and the partition (``tradingstation.alerts``).
 - ``universe_change_sensor`` — on a new ``universe`` materialization, compares the included
   symbols of its session with the previous stored universe session in the lake. New symbols get
-  their history: ONE run of ``daily_bars`` over the 250 sessions before that session (a
+  their history: ONE run of ``daily_bars`` over the 199 sessions before that session (a
   single-run backfill through the ``dagster/asset_partition_range_start``/``_end`` tags), with a
   run key per (session, new-symbol set) so it is requested once. Added and removed symbols are
   alerted (severity info). No new symbols: a skip naming the session.
@@ -32,7 +32,7 @@ from tradingstation.assets.universe import included_symbols
 from tradingstation.lake import Lake
 from tradingstation.resources.lake_io import LakeResource
 
-HISTORY_SESSIONS = 250  # daily bars a new symbol needs before its first session (the screeners' window)
+HISTORY_SESSIONS = 199  # daily bars before its first session a new symbol needs (= the CLI's history)
 FRESHNESS_INTERVAL_SECONDS = 300
 CURSOR_KEEP_DAYS = 14  # alerted (dataset, session) pairs older than this are forgotten
 ENV_UI_URL = "TRADINGSTATION_UI_URL"  # optional, e.g. https://dagster.example.com: links the run in alerts
