@@ -185,3 +185,13 @@ def test_s3_credentials_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret")
     text = repr(Lake("s3://bucket/lake", endpoint_url="https://nyc3.digitaloceanspaces.com"))
     assert "very-secret" not in text and "AKIASECRETID" not in text
+
+
+def test_artifacts_sit_beside_their_partition(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    uri = lake.write_artifact("daily_bars", "2025-11-28", "report.html", b"<html></html>")
+    assert uri == str(tmp_path / "daily_bars" / "date=2025-11-28" / "report.html")
+    assert Path(uri).read_bytes() == b"<html></html>"
+    assert lake.sessions("daily_bars") == []  # an artifact is not a partition
+    with pytest.raises(ValueError, match="plain file name"):
+        lake.write_artifact("daily_bars", "2025-11-28", "../escape.html", b"x")

@@ -173,22 +173,9 @@ class Lake:
         """Atomically store a file beside a partition (e.g. the dashboard's HTML page); returns its URI."""
         if "/" in name or name.startswith(".") or name == FILE_NAME:
             raise ValueError(f"artifact name {name!r} must be a plain file name other than {FILE_NAME}")
-        path = self._path(dataset, session).rsplit("/", 1)[0] + "/" + name
-        with self._errors(path):
-            if self.is_s3:
-                with self._fs.open_output_stream(path) as out:
-                    out.write(data)
-            else:
-                self._fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-                tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-                try:
-                    with self._fs.open_output_stream(tmp) as out:
-                        out.write(data)
-                    self._fs.move(tmp, path)
-                except BaseException:
-                    _remove_quietly(self._fs, tmp)
-                    raise
-        return f"s3://{path}" if self.is_s3 else path
+        key = f"{schemas.dataset(dataset).name}/date={calendar.session(session).isoformat()}/{name}"
+        self.write_bytes(key, data)
+        return self.key_uri(key)
 
     def delete(self, dataset: str, session: dt.date | str) -> bool:
         """Remove one partition; False when it did not exist."""
