@@ -164,7 +164,7 @@ def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
     width = max(len(n) for n in rows)
     print(f"{'asset':<{width}}  {'rows':>10}  lake key")
     for name, (count, key, _) in rows.items():
-        print(f"{name:<{width}}  {count:>10,}  {key}")
+        print(f"{name:<{width}}  {count:>10,}  {key}" if key else f"{name:<{width}}  {'-':>10}  (metadata only: see the UI)")
     if pages:
         print(f"dashboard page: {pages[-1]}")
 
