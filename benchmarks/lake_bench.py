@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 

@@ -11,7 +11,6 @@ these agree with the polars screeners; ``benchmarks/screeners_bench.py`` times b
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 
 SYMBOLS = [f"S{i:04d}" for i in range(8000)]
@@ -64,8 +64,15 @@ def load(folder: Path) -> dict[str, pl.DataFrame]:
 
 def vectorized_steps(daily: pl.DataFrame, minutes: pl.DataFrame, bars30: pl.DataFrame) -> dict[str, Callable]:
     """The polars path, one callable per step (avwap_reclaim uses the anchors step's result)."""
-    from screeners import avwap_anchors, avwap_reclaim, breakout, ema_pullback, exhaustion_reversal
-    from screeners import gapgo, orb
+    from screeners import (
+        avwap_anchors,
+        avwap_reclaim,
+        breakout,
+        ema_pullback,
+        exhaustion_reversal,
+        gapgo,
+        orb,
+    )
 
     found: dict[str, pl.DataFrame] = {}
 

@@ -184,8 +184,8 @@ def find_anchors(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screeners.avwap_anchors --lookback-days 30 [--ticker NVDA]``: print the anchors."""
-    from screeners import cli
-    from tradingstation import calendar
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    from tradingstation.core import calendar
 
     parser = argparse.ArgumentParser(prog="python -m screeners.avwap_anchors", description=__doc__)
     parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli
 from screeners.avwap_anchors import AnchorParams, anchored_avwap, find_anchors, with_cumulative
 from screeners.common import finish, fmt_pct, fmt_x, session_close_ts
 from screeners.indicators import atr, relative_volume, sma
@@ -188,6 +187,8 @@ def screen_daily(daily: pl.DataFrame, params: AvwapReclaimParams = AvwapReclaimP
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     sessions = AvwapReclaimParams().lookback_days + AnchorParams().volume_avg_days
     return cli.run(
         "avwap_reclaim",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli, common
+from screeners import common
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     inputs = {"daily": ("daily", 60)}
     return cli.run("breakout", BreakoutParams, screen, inputs=inputs, argv=argv, description=__doc__)
 

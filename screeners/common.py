@@ -1,7 +1,7 @@
 """What every screener shares: the one signal schema and how a screener's output is finished.
 
 A screener is a pure function ``screen(inputs..., params) -> pl.DataFrame`` over frames that
-follow the bar contract (``tradingstation.schemas``: ``date, symbol, ts, open, high, low, close,
+follow the bar contract (``tradingstation.core.schemas``: ``date, symbol, ts, open, high, low, close,
 volume`` [+ ``session``]), vectorized across symbols. Its result has the signal columns
 (``SIGNAL_SCHEMA``) followed by its own detail columns.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from tradingstation import calendar
-from tradingstation.schemas import SIGNALS
+from tradingstation.core import calendar
+from tradingstation.core.schemas import SIGNALS
 
 SIGNAL_SCHEMA = SIGNALS  # owned by the bar/signal contracts module
 SIDES = ("long", "short")

@@ -16,21 +16,13 @@ Inputs: the screeners' signals (``screeners.common.SIGNAL_SCHEMA``) and daily ba
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import datetime as dt
-import importlib
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
-from screeners import cli
 from screeners.common import SIDES, SIGNAL_SCHEMA
-from tradingstation import calendar, schemas
-from tradingstation.lake import Lake
 
 
 @dataclass(frozen=True)
@@ -163,86 +155,11 @@ def markdown_preview(dashboard: pl.DataFrame, rows: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _warn(text: str) -> None:
-    print(f"warning: {text}", file=sys.stderr)
-
-
-def _from_lake(name: str, window: list[dt.date], date: dt.date) -> pl.DataFrame | None:
-    """``<name>_signals`` from the lake when it holds the dashboard date, else None."""
-    try:
-        lake = Lake.from_env()
-        stored = set(lake.sessions(f"{name}_signals"))
-        if date not in stored:
-            return None
-        return lake.read(f"{name}_signals", sessions=[d for d in window if d in stored])
-    except Exception as exc:  # unknown dataset, unreachable lake: run the screener instead
-        _warn(f"{name}_signals not read from the lake ({exc})")
-        return None
-
-
-def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[str] | None) -> dict:
-    """Run ``names`` on bars loaded once per kind (the deepest history any of them needs)."""
-    backs: dict[str, int] = {"daily": CHART_SESSIONS + extra}
-    for kind, back in (spec for n in names for spec in SCREENERS[n][1].values()):
-        backs[kind] = max(backs.get(kind, 0), back + extra)
-    bars, out = {}, {}
-    for kind, back in sorted(backs.items()):
-        try:
-            bars[kind] = cli.load_bars(kind, date, back, tickers)
-        except Exception as exc:
-            _warn(f"cannot load {kind} bars: {exc}")
-    for name in names:
-        func, inputs = SCREENERS[name]
-        try:
-            screen = getattr(importlib.import_module(f"screeners.{name}"), func)
-            out[name] = screen(**{arg: bars[kind] for arg, (kind, _) in inputs.items()})
-        except Exception as exc:  # a module not written yet, missing bars, a failing screener
-            _warn(f"screener {name} skipped: {exc!r}")
-    return {"daily": bars.get("daily", pl.DataFrame(schema=schemas.DAILY_BARS)), "signals": out}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m screeners.dashboard", description=__doc__)
-    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
-    parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
-    parser.add_argument("--verbose", action="store_true", help="every column and per-screener counts")
-    parser.add_argument("--html", help="also write the dashboard as one HTML page here")
-    cli.add_params(parser, DashboardParams)
-    args = parser.parse_args(argv)
-    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
-    params = DashboardParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DashboardParams)})
-    as_of = min(calendar.session_close(date), dt.datetime.now(dt.timezone.utc))  # the close, or now
-    start = as_of - dt.timedelta(hours=params.hours_lookback)
-    window = calendar.sessions_in_range(start.date(), date) or [date]
-    stored = {n: f for n in SCREENERS if (f := _from_lake(n, window, date)) is not None}
-    ran = _run_screeners([n for n in SCREENERS if n not in stored], date, len(window) - 1, args.tickers)
-    frames, daily = {**stored, **ran["signals"]}, ran["daily"]
-    try:  # the regime symbol with enough history for its SMA, whatever the tickers
-        spy = cli.load_bars("daily", date, params.regime_sma, [params.regime_symbol])
-        daily = pl.concat([daily.filter(pl.col("symbol") != params.regime_symbol), spy], how="vertical")
-    except Exception as exc:
-        _warn(f"regime symbol {params.regime_symbol}: {exc}")
-    signals = combine_signals(frames.values())
-    dash = build_dashboard(signals, daily, as_of, date, params)
-    cols = ["rank", "symbol", "side", "composite_score", "confluence", "screeners", "entry", "stop", "target",
-            "reward_risk", "shares", "against_regime"]
-    with pl.Config(tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=250):
-        print(dash.drop("reasons") if args.verbose else dash.select(cols))
-    if args.verbose:
-        for r in dash.iter_rows(named=True):
-            print(f"{r['rank']:>3} {r['symbol']} {r['side']}: {r['reasons']}")
-        recent = signals.filter(pl.col("ts").is_between(start, as_of))
-        for name in SCREENERS:
-            where = "lake" if name in stored else "ran" if name in frames else "skipped"
-            print(f"{name}: {recent.filter(pl.col('screener') == name).height} signal(s) ({where})")
-    regime = market_regime(daily, date, params.regime_symbol, params.regime_sma)
-    print(f"{dash.height} dashboard row(s) for {date}, regime {regime} ({params.regime_symbol})")
-    if args.html:
-        from screeners.dashboard_html import render_html  # imports this module
+    """``python -m screeners.dashboard``: the CLI layer reads the lake or runs the screeners."""
+    from tradingstation.cli.dashboard import main as run_dashboard  # the one upward call
 
-        Path(args.html).write_text(render_html(dash, daily, params, f"TradingStation dashboard {date}"))
-        print(f"wrote {args.html}")
-    return 0
+    return run_dashboard(argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli, common
+from screeners import common
 from screeners import indicators as ind
 
 
@@ -155,6 +155,8 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     inputs = {"daily": ("daily", 120)}
     return cli.run("ema_pullback", EmaPullbackParams, screen, inputs=inputs, argv=argv, description=__doc__)
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli, common
+from screeners import common
 from screeners import indicators as ind
 
 KEY = ["symbol", "date"]
@@ -267,6 +267,8 @@ def screen(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     return cli.run(
         "exhaustion_reversal",
         ExhaustionReversalParams,

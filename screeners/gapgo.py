@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli, common
-from tradingstation import calendar
+from screeners import common
 from screeners.indicators import gap_percent, sorted_by
+from tradingstation.core import calendar
 
 TICK = 0.01
 MAX_SESSION_GAP_DAYS = 7  # the previous daily bar must be this recent (long closures included)
@@ -193,6 +193,8 @@ def screen(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     return cli.run(
         "gapgo",
         GapgoParams,

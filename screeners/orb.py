@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners import cli, common
+from screeners import common
 from screeners.indicators import relative_volume_at_time, row_index, sorted_by
 
 KEY = ["symbol", "date"]
@@ -212,6 +212,8 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+
     return cli.run(
         "orb",
         OrbParams,

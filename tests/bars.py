@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 Row = tuple[float, float, float, float, int]  # open, high, low, close, volume
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 
 def daily_frame(sessions: list[str], symbols: list[str]) -> pl.DataFrame:

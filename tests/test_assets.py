@@ -9,8 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from conftest import REAL_DATA
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.definitions import ALL_ASSETS, MARKET_DATA_ASSETS, defs
 from tradingstation.lake import Lake
 from tradingstation.partitions import SESSION_PARTITIONS, sessions_window
@@ -18,6 +17,8 @@ from tradingstation.resources.lake_io import LakeIOManager, LakeResource
 from tradingstation.resources.sources import FetchResult, Interval
 from tradingstation.resources.sources.files_source import FilesSource
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
+
+from conftest import REAL_DATA
 
 SESSION = "2025-11-28"
 

@@ -7,8 +7,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from bars import daily_frame, sessions_from
 from screeners.avwap_anchors import ANCHOR_SCHEMA, AnchorParams, find_anchors, main
+
+from bars import daily_frame, sessions_from
 
 D0 = dt.date(2025, 6, 2)  # a Monday
 

@@ -3,8 +3,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from tradingstation import calendar
-from tradingstation.errors import NotASessionError
+from tradingstation.core import calendar
+from tradingstation.core.errors import NotASessionError
 from tradingstation.partitions import SESSION_PARTITIONS, session_key, sessions_window
 
 HOLIDAYS = ["2025-07-04", "2025-11-27", "2025-12-25", "2026-04-03", "2026-06-19"]

@@ -9,12 +9,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from tradingstation import calendar, schemas
-from tradingstation.checks import bars as checks
-from tradingstation.checks.definitions import ALL_CHECKS, BLOCKING_CHECKS
+from tradingstation.checks import ALL_CHECKS, BLOCKING_CHECKS
+from tradingstation.core import calendar, schemas
 from tradingstation.definitions import MARKET_DATA_ASSETS
 from tradingstation.lake import Lake
 from tradingstation.partitions import SESSION_PARTITIONS
+from tradingstation.quality import bars as checks
 from tradingstation.resources.lake_io import LakeIOManager, LakeResource
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 

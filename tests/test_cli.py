@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lake_data import daily_frame
-from tradingstation import calendar, cli
+from tradingstation import cli
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
+
+from lake_data import daily_frame
 
 
 def test_a_holiday_is_refused_with_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -46,9 +48,9 @@ def test_sessions_lists_the_early_close(capsys) -> None:
 
 def test_latest_closed_session_respects_the_close() -> None:
     before_close = calendar.session_close("2025-11-28") - dt.timedelta(minutes=1)
-    assert cli.latest_closed_session(before_close) == dt.date(2025, 11, 26)
-    assert cli.latest_closed_session(calendar.session_close("2025-11-28")) == dt.date(2025, 11, 28)
-    assert cli.latest_closed_session(dt.datetime(2025, 11, 29, 15, tzinfo=dt.timezone.utc)) == dt.date(2025, 11, 28)
+    assert calendar.latest_closed_session(before_close) == dt.date(2025, 11, 26)
+    assert calendar.latest_closed_session(calendar.session_close("2025-11-28")) == dt.date(2025, 11, 28)
+    assert calendar.latest_closed_session(dt.datetime(2025, 11, 29, 15, tzinfo=dt.timezone.utc)) == dt.date(2025, 11, 28)
 
 
 def test_run_mode_premarket_through_dagster_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
@@ -69,7 +71,7 @@ def test_run_mode_premarket_through_dagster_with_progress(tmp_path: Path, monkey
 def _universe(symbols: list[str], day: dt.date = dt.date(2025, 11, 25)):
     import polars as pl
 
-    from tradingstation import schemas
+    from tradingstation.core import schemas
 
     return schemas.conform(
         pl.DataFrame({"symbol": symbols, "included": True, "reason": "", "list_name": "explicit"}).with_columns(

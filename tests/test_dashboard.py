@@ -9,7 +9,7 @@ import pytest
 
 from screeners import common, dashboard, dashboard_html
 from screeners.dashboard import DASHBOARD_SCHEMA, DashboardParams, build_dashboard
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 DATE = dt.date(2025, 11, 25)
 AS_OF = calendar.session_close(DATE)

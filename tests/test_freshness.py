@@ -8,12 +8,16 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from lake_data import daily_frame, minute_frame
 
-from tradingstation import calendar, freshness
-from tradingstation.freshness import FRESHNESS_CHECKS, check_daily, check_intraday, evaluate
+from tradingstation.checks import freshness as freshness_checks
+from tradingstation.checks.freshness import FRESHNESS_CHECKS
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
+from tradingstation.quality import freshness
+from tradingstation.quality.freshness import check_daily, check_intraday, evaluate
 from tradingstation.resources.lake_io import LakeResource
+
+from lake_data import daily_frame, minute_frame
 
 SYMBOLS = ["AAPL", "NVDA"]
 
@@ -127,15 +131,15 @@ def test_asset_checks_report_warn_with_reason_and_keys(lake: Lake, monkeypatch: 
     keys = {key.asset_key.path[-1]: key.name for check in FRESHNESS_CHECKS for key in check.check_keys}
     assert keys == {"intraday_1m": "intraday_1m_freshness", "daily_bars": "daily_bars_freshness"}
     resource = LakeResource(root=lake.root)
-    intraday = freshness.intraday_1m_freshness(lake=resource)
+    intraday = freshness_checks.intraday_1m_freshness(lake=resource)
     assert not intraday.passed and intraday.severity == dg.AssetCheckSeverity.WARN
     assert "20 min old" in intraday.metadata["reason"].value
     assert intraday.metadata["last_key"].value.endswith("intraday_1m/date=2025-12-01/part-0.parquet")
     assert intraday.metadata["last_ts"].value == at("2025-12-01T09:40").astimezone(dt.UTC).isoformat()
-    daily = freshness.daily_bars_freshness(lake=resource)
+    daily = freshness_checks.daily_bars_freshness(lake=resource)
     assert not daily.passed and daily.metadata["session"].value == "2025-11-28"
     monkeypatch.setattr(freshness, "now", lambda: at("2025-12-25T10:00"))
-    assert freshness.intraday_1m_freshness(lake=resource).passed
+    assert freshness_checks.intraday_1m_freshness(lake=resource).passed
 
 
 def test_asset_checks_run_in_dagster(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lake_data import daily_frame, minute_frame
-from tradingstation import cli, health
+from tradingstation import cli
 from tradingstation.lake import Lake
+from tradingstation.ops import health
+
+from lake_data import daily_frame, minute_frame
 
 DAY = "2025-11-28"
 

@@ -3,7 +3,6 @@ on real bars with several symbols stacked and interleaved, so ``.over`` separati
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from screeners import indicators as ind
 
 from conftest import REAL_DATA as REAL
+
 DAILY = {
     "AAPL": "yahoofinance-AAPL-20040819-20180120.csv",
     "GOOG": "yahoofinance-GOOG-20040819-20180120.csv",

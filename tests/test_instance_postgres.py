@@ -7,11 +7,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from conftest import REPO
 from tradingstation.definitions import MARKET_DATA_ASSETS
 from tradingstation.lake import Lake
 from tradingstation.resources.lake_io import LakeIOManager, LakeResource
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
+
+from conftest import REPO
 
 pytestmark = pytest.mark.postgres
 

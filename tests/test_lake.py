@@ -9,11 +9,17 @@ import duckdb
 import polars as pl
 import pytest
 
-from lake_data import daily_frame, minute_frame
 from tradingstation import lake as lake_module
-from tradingstation import schemas
-from tradingstation.errors import LakeConfigError, LakeUnreachableError, NotASessionError, UnknownDatasetError
+from tradingstation.core import schemas
+from tradingstation.core.errors import (
+    LakeConfigError,
+    LakeUnreachableError,
+    NotASessionError,
+    UnknownDatasetError,
+)
 from tradingstation.lake import Lake
+
+from lake_data import daily_frame, minute_frame
 
 SESSIONS = ["2025-11-25", "2025-11-26", "2025-11-28", "2025-12-01"]
 

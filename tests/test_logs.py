@@ -7,13 +7,13 @@ import logging
 import dagster as dg
 import pytest
 
-from tradingstation import logs
+from tradingstation.ops import logs
 
 
 def test_plain_records_become_json_lines() -> None:
-    record = logging.LogRecord("tradingstation.alerts", logging.ERROR, __file__, 1, "run %s failed", ("x",), None)
+    record = logging.LogRecord("tradingstation.ops.alerts", logging.ERROR, __file__, 1, "run %s failed", ("x",), None)
     line = json.loads(logs.JsonFormatter().format(record))
-    assert line["level"] == "ERROR" and line["component"] == "tradingstation.alerts"
+    assert line["level"] == "ERROR" and line["component"] == "tradingstation.ops.alerts"
     assert line["message"] == "run x failed" and line["timestamp"].endswith("+00:00")
 
 

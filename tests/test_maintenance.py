@@ -9,9 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from lake_data import daily_frame, minute_frame
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.maintenance import (
     BackupError,
@@ -24,6 +23,8 @@ from tradingstation.maintenance import (
     verify,
 )
 from tradingstation.testing import TEST_SECRET
+
+from lake_data import daily_frame, minute_frame
 
 D = dt.date.fromisoformat
 TODAY = D("2025-12-02")

@@ -16,12 +16,11 @@ import polars as pl
 import pytest
 
 from benchmarks import pandas_baseline as pb
-from screeners import avwap_anchors, avwap_reclaim, breakout, ema_pullback, exhaustion_reversal
-from screeners import gapgo, orb
+from screeners import avwap_anchors, avwap_reclaim, breakout, ema_pullback, exhaustion_reversal, gapgo, orb
 from screeners.breakout import BreakoutParams
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
+from tradingstation.core.universe_lists import load_sp500
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
-from tradingstation.universe_lists import load_sp500
 
 TARGET = calendar.session("2025-11-25")
 PRICES = ["entry", "stop", "target"]  # both sides round them to cents: compared to the cent

@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 from tradingstation.definitions import SCHEDULES, defs
 
 BY_NAME = {s.name: s for s in SCHEDULES}

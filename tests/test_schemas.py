@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from tradingstation import calendar, schemas
-from tradingstation.errors import InvalidSymbolError, SchemaError
+from tradingstation.core import calendar, schemas
+from tradingstation.core.errors import InvalidSymbolError, SchemaError
 
 UTC = dt.timezone.utc
 OPEN = calendar.session_open("2025-11-28")  # an early-close day: 09:30-13:00 ET

@@ -7,10 +7,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from bars import daily_frame, sessions_from
 from screeners.avwap_anchors import AnchorParams, find_anchors
 from screeners.avwap_reclaim import DETAIL, AvwapReclaimParams, main, screen
 from screeners.common import SIGNAL_SCHEMA
+
+from bars import daily_frame, sessions_from
 
 D0 = dt.date(2025, 6, 2)  # a Monday
 Row = tuple[float, float, float, float, int]

@@ -7,9 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from bars import daily_frame
 from screeners import breakout, common
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
+
+from bars import daily_frame
 
 END = dt.date(2025, 11, 25)
 N = 30

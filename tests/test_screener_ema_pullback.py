@@ -7,10 +7,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from bars import daily_frame
 from screeners import common, ema_pullback
 from screeners.ema_pullback import EmaPullbackParams
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
+
+from bars import daily_frame
 
 END = dt.date(2025, 11, 25)
 DATES = [*calendar.sessions_before(END, 63), END]  # 64 sessions

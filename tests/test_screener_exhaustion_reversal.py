@@ -7,9 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from screeners import common, exhaustion_reversal as er
+from screeners import common
+from screeners import exhaustion_reversal as er
 from screeners.exhaustion_reversal import ExhaustionReversalParams as Params
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 END = dt.date(2025, 11, 25)
 SESSIONS = [*calendar.sessions_before(END, 15), END]  # 16 sessions

@@ -9,7 +9,7 @@ import pytest
 
 from screeners import common, gapgo
 from screeners.gapgo import GapgoParams
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 DAY = dt.date(2025, 11, 25)
 PRIOR = calendar.sessions_before(DAY, 20)  # 20 sessions before DAY, oldest first

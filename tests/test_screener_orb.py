@@ -9,7 +9,7 @@ import pytest
 
 from screeners import common, orb
 from screeners.orb import OrbParams
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 DAY = dt.date(2025, 11, 25)
 Bar = tuple[int, float, float, float, int]  # minute after the open, high, low, close, volume

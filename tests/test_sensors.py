@@ -13,12 +13,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from lake_data import daily_frame
 
-from tradingstation import alerts, calendar, freshness, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
-from tradingstation.logs import JsonFormatter
+from tradingstation.ops import alerts
+from tradingstation.ops.logs import JsonFormatter
 from tradingstation.partitions import SESSION_PARTITIONS
+from tradingstation.quality import freshness
 from tradingstation.resources.lake_io import LakeResource
 from tradingstation.sensors import (
     ALL_SENSORS,
@@ -27,7 +28,9 @@ from tradingstation.sensors import (
     run_failure_alert,
     universe_change_sensor,
 )
-from tradingstation.sensors.definitions import HISTORY_SESSIONS, universe_change
+from tradingstation.sensors.universe_change import HISTORY_SESSIONS, universe_change
+
+from lake_data import daily_frame
 
 TOKEN = "T0SECRET/B0SECRET/xoxTOKEN123"
 
@@ -37,14 +40,14 @@ def at(when: str) -> dt.datetime:
 
 
 def alert_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "tradingstation.alerts" and r.getMessage().startswith("ALERT")]
+    return [r for r in caplog.records if r.name == "tradingstation.ops.alerts" and r.getMessage().startswith("ALERT")]
 
 
 @pytest.fixture(autouse=True)
 def quiet_env(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     for name in (alerts.ENV_WEBHOOK, alerts.ENV_SMTP_HOST, alerts.ENV_SMTP_PASSWORD):
         monkeypatch.delenv(name, raising=False)
-    caplog.set_level(logging.INFO, logger="tradingstation.alerts")
+    caplog.set_level(logging.INFO, logger="tradingstation.ops.alerts")
 
 
 @pytest.fixture
@@ -318,8 +321,8 @@ def test_sensors_are_stopped_by_default_and_load() -> None:
     assert {s.name for s in ALL_SENSORS} == {"run_failure_alert", "universe_change_sensor", "freshness_sensor"}
     assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in ALL_SENSORS)
     assert freshness_sensor.minimum_interval_seconds == 300
+    from tradingstation.checks import FRESHNESS_CHECKS
     from tradingstation.definitions import ALL_ASSETS
-    from tradingstation.freshness import FRESHNESS_CHECKS
     from tradingstation.resources.config import resources_from_env
 
     defs = dg.Definitions(

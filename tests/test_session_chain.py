@@ -7,10 +7,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import REAL_DATA
+from screeners.registry import SCREENERS, signals_dataset
 from tradingstation import cli
-from tradingstation.analytics_datasets import SCREENERS, signals_dataset
 from tradingstation.lake import Lake
+
+from conftest import REAL_DATA
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""FilesSource against the real fixtures in ../shared/data/real, and against broken files."""
+"""FilesSource against the real fixtures in tests/data/real, and against broken files."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tradingstation import schemas
+from tradingstation.core import schemas
 from tradingstation.resources.sources import files_source
 from tradingstation.resources.sources.files_source import FilesSource, symbol_from_stem
 
 from conftest import REAL_DATA as REAL
+
 ALL = (dt.date(1995, 1, 1), dt.date(2021, 12, 31))
 OHLC = ["open", "high", "low", "close"]
 AGG = [pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),

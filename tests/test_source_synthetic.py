@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 
 SYMBOLS = [f"T{i:03d}" for i in range(60)] + ["AAPL", "BRK.B"]
@@ -104,7 +104,7 @@ def test_regular_volume_is_u_shaped(minute: pl.DataFrame) -> None:
 
 
 def test_big_gaps_with_heavy_premarket_exist_every_day(source: SyntheticSource) -> None:
-    from tradingstation.universe_lists import load_sp500
+    from tradingstation.core.universe_lists import load_sp500
 
     symbols, _ = load_sp500()
     start, end = dt.date(2025, 3, 3), dt.date(2025, 3, 7)

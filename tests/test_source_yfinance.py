@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from yfinance.exceptions import YFRateLimitError
 
-from tradingstation import schemas
-from tradingstation.errors import SourceLimitError
+from tradingstation.core import schemas
+from tradingstation.core.errors import SourceLimitError
 from tradingstation.resources.sources.yfinance_source import YFinanceSource
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))

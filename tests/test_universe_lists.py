@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tradingstation import schemas
-from tradingstation.errors import InvalidSymbolError
-from tradingstation.universe_lists import load_sp500, load_symbol_file
+from tradingstation.core import schemas
+from tradingstation.core.errors import InvalidSymbolError
+from tradingstation.core.universe_lists import load_sp500, load_symbol_file
 
 SECTORS = {
     "Communication Services", "Consumer Discretionary", "Consumer Staples", "Energy", "Financials",

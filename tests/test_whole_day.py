@@ -13,10 +13,12 @@ import dagster as dg
 import pytest
 from dagster._utils.schedules import cron_string_iterator
 
-from tradingstation import calendar, cli, freshness
-from tradingstation.analytics_datasets import SCREENERS
-from tradingstation.checks.definitions import ALL_CHECKS
+from screeners.registry import SCREENERS
+from tradingstation.checks import ALL_CHECKS
+from tradingstation.cli import runs as cli
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
+from tradingstation.quality import freshness
 
 DAY = dt.date(2025, 11, 25)
 # Symbols whose synthetic bars give every screener something on DAY, plus some that give nothing.

@@ -11,11 +11,10 @@ from tradingstation.assets.dashboard import master_dashboard
 from tradingstation.assets.maintenance import lake_maintenance
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
 from tradingstation.assets.signals import SIGNAL_ASSETS
-from tradingstation.checks.definitions import ALL_CHECKS
-from tradingstation.freshness import FRESHNESS_CHECKS
 from tradingstation.assets.universe import universe
+from tradingstation.checks import ALL_CHECKS, FRESHNESS_CHECKS
+from tradingstation.ops.logs import dagster_loggers
 from tradingstation.partitions import SESSION_PARTITIONS
-from tradingstation.logs import dagster_loggers
 from tradingstation.resources.config import resources_from_env
 from tradingstation.schedules import build_schedules
 from tradingstation.sensors import ALL_SENSORS, SENSOR_JOBS

@@ -12,7 +12,7 @@ import datetime as dt
 
 import dagster as dg
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 
 SESSION_PARTITIONS = dg.TimeWindowPartitionsDefinition(
     start=calendar.FIRST_SESSION.isoformat(),

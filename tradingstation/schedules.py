@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 
 OPENING_RANGE = dt.timedelta(minutes=15)  # ORB's default window: orb_signals waits for it
 SETTLE = dt.timedelta(minutes=10)  # after the close, before the postmarket run reads the day's bars

@@ -10,10 +10,16 @@ page beside it in the lake.
 import dagster as dg
 import polars as pl
 
-from screeners.dashboard import DashboardParams, build_dashboard, combine_signals, market_regime, markdown_preview
+from screeners.dashboard import (
+    DashboardParams,
+    build_dashboard,
+    combine_signals,
+    markdown_preview,
+    market_regime,
+)
 from screeners.dashboard_html import render_html
-from tradingstation import calendar
-from tradingstation.analytics_datasets import SCREENERS, signals_dataset
+from screeners.registry import SCREENERS, signals_dataset
+from tradingstation.core import calendar
 from tradingstation.partitions import SESSION_PARTITIONS, sessions_window
 from tradingstation.resources.lake_io import LakeResource
 

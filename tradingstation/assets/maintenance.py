@@ -7,7 +7,9 @@ retention policy (``TRADINGSTATION_RETENTION_*``) asks for.
 
 import dagster as dg
 
-from tradingstation import calendar, health, maintenance
+from tradingstation import maintenance
+from tradingstation.core import calendar
+from tradingstation.ops import health
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.lake_io import LakeResource
 

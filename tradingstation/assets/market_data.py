@@ -11,9 +11,9 @@ import datetime as dt
 
 import dagster as dg
 
-from tradingstation import calendar, schemas
 from tradingstation.assets.metadata import bars_metadata
 from tradingstation.assets.universe import included_symbols
+from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.lake_io import LakeResource, write_metadata

@@ -13,9 +13,9 @@ import polars as pl
 from screeners import avwap_anchors as anchors_mod
 from screeners import avwap_reclaim, breakout, ema_pullback, exhaustion_reversal, gapgo, orb
 from screeners.common import daily_from_minutes
-from tradingstation import calendar, schemas
-from tradingstation.analytics_datasets import signals_dataset
+from screeners.registry import signals_dataset
 from tradingstation.assets.metadata import markdown_table
+from tradingstation.core import calendar, schemas
 from tradingstation.partitions import SESSION_PARTITIONS, sessions_window
 from tradingstation.resources.lake_io import LakeResource
 

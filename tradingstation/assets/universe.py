@@ -14,11 +14,10 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from tradingstation import calendar, schemas, universe_lists
 from tradingstation.assets.metadata import markdown_table
+from tradingstation.core import calendar, schemas, universe_lists
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.sources import Interval, MarketDataSource
-
 
 ENV_UNIVERSE = "TRADINGSTATION_UNIVERSE"  # comma-separated symbols, or a symbol file, for list 'auto'
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 from tradingstation.lake import FILE_NAME, FileEntry
 
 _DATE_DIR = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")

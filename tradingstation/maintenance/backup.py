@@ -28,9 +28,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tradingstation import schemas
-from tradingstation.errors import TradingStationError
-from tradingstation.lake import ENV_ENDPOINT, ENV_REGION, FileEntry, Lake
+from tradingstation.core import schemas
+from tradingstation.core.errors import TradingStationError
+from tradingstation.lake import FileEntry, Lake, LakeSettings
 from tradingstation.maintenance._common import TMP_SUFFIX, human, redact, today_ny
 
 MANIFEST = "manifest.json"
@@ -54,8 +54,8 @@ def backup_lake(target: Lake | str | None = None) -> Lake:
     if isinstance(target, Lake):
         return target
     root = target or os.environ.get(ENV_BACKUP_ROOT) or DEFAULT_BACKUP_ROOT
-    return Lake(root, os.environ.get(ENV_ENDPOINT) or os.environ.get("AWS_ENDPOINT_URL"),
-                os.environ.get(ENV_REGION) or os.environ.get("AWS_REGION"))
+    settings = LakeSettings.from_env(root=root)
+    return Lake(settings.root, settings.endpoint_url, settings.region)
 
 
 def _check_label(label: str) -> str:

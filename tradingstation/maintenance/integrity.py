@@ -3,7 +3,7 @@
 ``verify`` lists the lake once and checks every file: each ``{dataset}/date=YYYY-MM-DD/`` key must
 be an NYSE session, each ``part-0.parquet`` must open (its footer: a truncated or overwritten file
 fails here; ``deep=True`` also decompresses every page) and carry its dataset's columns and types
-(``tradingstation.schemas``; extra columns are allowed, as the writer allows them). Unknown dataset
+(``tradingstation.core.schemas``; extra columns are allowed, as the writer allows them). Unknown dataset
 folders, stray files, leftover ``*.tmp`` files of interrupted writes and ``date=`` folders holding
 no Parquet file are warnings. ``ok`` is False when there is any error.
 
@@ -24,8 +24,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tradingstation import calendar, schemas
-from tradingstation.errors import UnknownDatasetError
+from tradingstation.core import calendar, schemas
+from tradingstation.core.errors import UnknownDatasetError
 from tradingstation.lake import FILE_NAME, Lake
 from tradingstation.maintenance._common import TMP_SUFFIX, key_date, redact
 from tradingstation.maintenance.retention import BAR_DATASETS

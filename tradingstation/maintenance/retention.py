@@ -32,8 +32,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
-from tradingstation import calendar, schemas
-from tradingstation.errors import UnknownDatasetError
+from tradingstation.core import calendar, schemas
+from tradingstation.core.errors import UnknownDatasetError
 from tradingstation.lake import Lake
 from tradingstation.maintenance._common import human, partitions, redact, today_ny
 

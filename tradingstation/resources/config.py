@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from tradingstation.lake import DEFAULT_ROOT, ENV_ENDPOINT, ENV_REGION, ENV_ROOT
+from tradingstation.lake import LakeSettings
 from tradingstation.resources.lake_io import LakeIOManager, LakeResource
 from tradingstation.resources.sources import MarketDataSource
 
@@ -40,11 +40,8 @@ def make_source(kind: str, env: Mapping[str, str] = os.environ) -> MarketDataSou
 
 
 def make_lake(env: Mapping[str, str] = os.environ) -> LakeResource:
-    return LakeResource(
-        root=env.get(ENV_ROOT, DEFAULT_ROOT),
-        endpoint_url=env.get(ENV_ENDPOINT) or env.get("AWS_ENDPOINT_URL") or None,
-        region=env.get(ENV_REGION) or env.get("AWS_REGION") or None,
-    )
+    settings = LakeSettings.from_env(env)
+    return LakeResource(root=settings.root, endpoint_url=settings.endpoint_url, region=settings.region)
 
 
 def resources_from_env(env: Mapping[str, str] = os.environ) -> dict[str, Any]:

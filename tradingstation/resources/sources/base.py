@@ -24,7 +24,7 @@ from enum import Enum
 import dagster as dg
 import polars as pl
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 
 
 class Interval(str, Enum):

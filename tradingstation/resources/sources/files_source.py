@@ -33,7 +33,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import PrivateAttr
 
-from tradingstation import calendar, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource, daily_ts
 
 DEFAULT_PATH = "data/files"

@@ -26,7 +26,7 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource
 
 EPOCH = np.datetime64("1995-01-02")  # a Monday: weekday index 0

@@ -21,8 +21,8 @@ import pandas as pd
 import polars as pl
 from pydantic import Field, PrivateAttr
 
-from tradingstation import calendar, schemas
-from tradingstation.errors import SourceLimitError
+from tradingstation.core import calendar, schemas
+from tradingstation.core.errors import SourceLimitError
 from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource, daily_ts
 
 DownloadFn = Callable[..., pd.DataFrame]

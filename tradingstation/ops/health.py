@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from tradingstation import calendar, freshness, schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
+from tradingstation.quality import freshness
 
 BAR_DATASETS = ("daily_bars", "intraday_1m", "intraday_30m")
 
@@ -77,7 +78,7 @@ def check_data(lake: Lake, session: dt.date) -> Check:
 
 def check_signals(lake: Lake, session: dt.date) -> Check:
     """Every screener ran for the session and the dashboard exists."""
-    from tradingstation.analytics_datasets import SCREENERS, signals_dataset
+    from screeners.registry import SCREENERS, signals_dataset
 
     counts, missing = {}, []
     for name in [*(signals_dataset(s) for s in SCREENERS), "master_dashboard"]:
@@ -163,7 +164,7 @@ def verify_deployment(env: Mapping[str, str] = os.environ) -> HealthReport:
             return Check("config", False, f"TRADINGSTATION_SOURCE={kind!r} is not one of {', '.join(SOURCES)}")
         if kind == "files" and not os.path.isdir(env.get("TRADINGSTATION_FILES_PATH", "data/files")):
             return Check("config", False, "TRADINGSTATION_FILES_PATH is not a directory")
-        import tradingstation.analytics_datasets  # noqa: F401  (registers the analytics contracts)
+        import screeners.registry  # noqa: F401  (registers the analytics contracts)
 
         return Check("config", True, f"source {kind}, lake {make_lake(env).root}, datasets {len(schemas.DATASETS)}")
 

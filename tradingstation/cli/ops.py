@@ -10,15 +10,16 @@ import os
 import tempfile
 import time
 
-from tradingstation import calendar, health
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
+from tradingstation.ops import health
 
 SMOKE_SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "GOOGL", "TSLA", "JPM", "XOM", "UNH", "V", "HD",
                  "PG", "KO", "PEP", "MRK", "ABBV", "CVX", "COST", "WMT", "BAC", "NFLX", "AMD", "INTC", "CRM"]
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    from tradingstation.cli import instance, latest_closed_session
+    from tradingstation.cli.runs import instance, latest_closed_session
 
     checks = args.check or ["storage", "data", "signals", "freshness"]
     checks += [c for c, wanted in (("api-usage", args.api_usage), ("storage-use", args.storage_usage)) if wanted]
@@ -36,7 +37,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from tradingstation.cli import instance
+    from tradingstation.cli.runs import instance
 
     instance()  # DAGSTER_HOME defaults like every other command
     report = health.verify_deployment()
@@ -46,18 +47,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_smoke_test(args: argparse.Namespace) -> int:
     """A whole synthetic day end to end in a temporary lake and instance."""
-    from tradingstation import cli
+    from tradingstation.cli import runs
 
     saved = {k: os.environ.get(k) for k in ("TRADINGSTATION_LAKE_ROOT", "DAGSTER_HOME", "TRADINGSTATION_SOURCE")}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tradingstation-smoke-") as tmp:
         os.environ.update(TRADINGSTATION_LAKE_ROOT=f"{tmp}/lake", DAGSTER_HOME=f"{tmp}/home", TRADINGSTATION_SOURCE="synthetic")
         try:
-            day = calendar.session(args.date) if args.date else cli.latest_closed_session()
+            day = calendar.session(args.date) if args.date else runs.latest_closed_session()
             config = {"ops": {"universe": {"config": {"list_name": "explicit", "symbols": SMOKE_SYMBOLS}}}}
             print(f"smoke test: session {day}, {len(SMOKE_SYMBOLS)} synthetic symbols, lake and instance in {tmp}")
-            ok = cli.ensure_history(day, "WARNING", run_config=config)
-            result = cli.execute("session_job", key=day.isoformat(), log_level="WARNING", run_config=config)
+            ok = runs.ensure_history(day, "WARNING", run_config=config)
+            result = runs.execute("session_job", key=day.isoformat(), log_level="WARNING", run_config=config)
             failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
             report = health.health(Lake.from_env(), day, ["storage", "data", "signals"])
             print(report.summary())

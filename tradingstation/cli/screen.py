@@ -23,7 +23,7 @@ _INTERVALS = {"daily": "1d", "intraday_1m": "1m", "intraday_30m": "30m"}
 
 def symbols_arg(text: str) -> list[str]:
     """argparse type for a comma-separated ticker list; the error names the bad ticker."""
-    from tradingstation import schemas
+    from tradingstation.core import schemas
 
     try:
         return schemas.normalize_symbols(text)
@@ -44,7 +44,7 @@ def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
 
 def load_bars(kind: BarKind, date: dt.date, sessions_back: int, tickers: list[str] | None) -> pl.DataFrame:
     """Bars of ``kind`` for ``date`` and the ``sessions_back`` sessions before it."""
-    from tradingstation import calendar, schemas
+    from tradingstation.core import calendar, schemas
     from tradingstation.lake import Lake
 
     sessions = [*calendar.sessions_before(date, sessions_back), date] if sessions_back else [date]
@@ -57,7 +57,7 @@ def load_bars(kind: BarKind, date: dt.date, sessions_back: int, tickers: list[st
     source = make_source(os.environ.get("TRADINGSTATION_SOURCE", "synthetic"))
     symbols = tickers or source.known_symbols()
     if symbols is None:
-        from tradingstation.universe_lists import load_sp500
+        from tradingstation.core.universe_lists import load_sp500
 
         symbols = load_sp500()[0]
     fetched = source.fetch(symbols, _INTERVALS[kind], sessions[0], sessions[-1])
@@ -75,7 +75,7 @@ def run(
     description: str | None = None,
 ) -> int:
     """Parse flags, load ``inputs`` (argument name -> (bar kind, sessions back)), screen, print."""
-    from tradingstation import calendar
+    from tradingstation.core import calendar
 
     parser = argparse.ArgumentParser(prog=f"python -m screeners.{name}", description=description)
     parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")

@@ -11,8 +11,9 @@ import datetime as dt
 
 import polars as pl
 
-from screeners.cli import symbols_arg
-from tradingstation import calendar, maintenance
+from tradingstation import maintenance
+from tradingstation.cli.screen import symbols_arg
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
 
 BAR_DATASETS = ("daily_bars", "intraday_1m", "intraday_30m")
@@ -38,7 +39,7 @@ def cmd_detect_gaps(args: argparse.Namespace) -> int:
 
 def rebuild(dataset: str, first: dt.date, last: dt.date, log_level: str) -> int:
     """Re-materialize ``dataset`` for a session range as one run (a single-run backfill)."""
-    from tradingstation.cli import execute, print_materializations
+    from tradingstation.cli.runs import execute, print_materializations
 
     print(f"rebuilding {dataset} for {first} .. {last} as one run")
     result = execute("session_job", first=first.isoformat(), last=last.isoformat(), assets=[dataset], log_level=log_level)

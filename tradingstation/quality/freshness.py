@@ -2,7 +2,7 @@
 
 Pure functions of (lake, instant), so any instant can be tested: ``evaluate(lake, instant)``
 returns one :class:`FreshnessResult` per watched dataset. The rules (all times America/New_York,
-sessions and their open/close from :mod:`tradingstation.calendar`, early closes honoured):
+sessions and their open/close from :mod:`tradingstation.core.calendar`, early closes honoured):
 
 ``intraday_1m`` — *stale* when the market has been open for more than 15 minutes
 (``instant > open + 15 min``) and the current session's partition is missing, holds no regular
@@ -27,7 +27,7 @@ told apart. Its cron policy knows no exchange calendar either: a weekday deadlin
 know that 2025-11-28 closes at 13:00. These checks ask the lake for the partition the session
 calendar says must exist at that instant, and look at the bars inside it.
 
-They run three ways: ``FRESHNESS_CHECKS`` (Dagster asset checks, WARN severity, with the reason
+They run three ways: ``tradingstation.checks.freshness`` (Dagster asset checks, WARN severity, with the reason
 and the last key/timestamp as metadata), the ``freshness_sensor`` (every 5 minutes, alerts once
 per stale dataset and session), and directly from Python.
 """
@@ -37,12 +37,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import dagster as dg
 import polars as pl
 
-from tradingstation import calendar
+from tradingstation.core import calendar
 from tradingstation.lake import Lake
-from tradingstation.resources.lake_io import LakeResource
 
 STALE_AFTER = dt.timedelta(minutes=15)  # intraday: open this long before checking; bar age limit
 DAILY_DEADLINE = dt.time(9, 0)  # ET: the previous session's daily bar must exist by then
@@ -183,47 +181,3 @@ def evaluate(lake: Lake, instant: dt.datetime | None = None) -> list[FreshnessRe
     """Every watched dataset's verdict at ``instant`` (default: now)."""
     at = now() if instant is None else instant
     return [rule(lake, at) for rule in RULES.values()]
-
-
-def check_result(result: FreshnessResult) -> dg.AssetCheckResult:
-    """A Dagster check result (WARN severity) carrying the reason and the last key/timestamp."""
-    metadata: dict[str, dg.MetadataValue] = {
-        "status": dg.MetadataValue.text(result.status),
-        "reason": dg.MetadataValue.text(result.reason),
-        "evaluated_at": dg.MetadataValue.text(result.instant.isoformat()),
-    }
-    if result.session:
-        metadata["session"] = dg.MetadataValue.text(result.session.isoformat())
-    if result.last_key:
-        metadata["last_key"] = dg.MetadataValue.path(result.last_key)
-    if result.last_ts:
-        metadata["last_ts"] = dg.MetadataValue.text(result.last_ts.isoformat())
-    return dg.AssetCheckResult(
-        passed=result.fresh,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata=metadata,
-        description=result.reason,
-    )
-
-
-@dg.asset_check(
-    asset=INTRADAY,
-    name="intraday_1m_freshness",
-    description="Today's 1-minute partition exists and its latest regular bar is at most 15 minutes old "
-    "(from 15 minutes after the open; early closes honoured; nothing expected on non-sessions).",
-)
-def intraday_1m_freshness(lake: LakeResource) -> dg.AssetCheckResult:
-    return check_result(check_intraday(lake.get(), now()))
-
-
-@dg.asset_check(
-    asset=DAILY,
-    name="daily_bars_freshness",
-    description="From 09:00 ET of a session day, the previous session's daily bars exist "
-    "(nothing expected on weekends and holidays).",
-)
-def daily_bars_freshness(lake: LakeResource) -> dg.AssetCheckResult:
-    return check_result(check_daily(lake.get(), now()))
-
-
-FRESHNESS_CHECKS = [intraday_1m_freshness, daily_bars_freshness]

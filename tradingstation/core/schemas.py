@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tradingstation import calendar
-from tradingstation.errors import InvalidSymbolError, SchemaError, UnknownDatasetError
+from tradingstation.core import calendar
+from tradingstation.core.errors import InvalidSymbolError, SchemaError, UnknownDatasetError
 
 TS = pl.Datetime("us", "UTC")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -117,7 +117,7 @@ def register(dataset: Dataset) -> Dataset:
 def dataset(name: str) -> Dataset:
     if name not in DATASETS:
         # The analytics contracts live with their screeners; they register on first use.
-        import tradingstation.analytics_datasets  # noqa: F401
+        import screeners.registry  # noqa: F401
     try:
         return DATASETS[name]
     except KeyError:

@@ -18,7 +18,7 @@ import exchange_calendars as xcals
 import pandas as pd
 import polars as pl
 
-from tradingstation.errors import NotASessionError
+from tradingstation.core.errors import NotASessionError
 
 EXCHANGE = "XNYS"
 NY = ZoneInfo("America/New_York")

@@ -14,7 +14,7 @@ TRADINGSTATION_ALERT_SMTP_TO       recipients, comma separated
 TRADINGSTATION_ALERT_SMTP_USER     optional login
 TRADINGSTATION_ALERT_SMTP_PASSWORD optional password
 
-The log line goes through ``logging.getLogger("tradingstation.alerts")`` with ``component="alerts"``,
+The log line goes through ``logging.getLogger("tradingstation.ops.alerts")`` with ``component="alerts"``,
 so with TRADINGSTATION_LOG_FORMAT=json it is one JSON object (``jq 'select(.component=="alerts")'``).
 Its message reads ``ALERT [severity] title: body | key=value ...``.
 """
@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-log = logging.getLogger("tradingstation.alerts")
+log = logging.getLogger("tradingstation.ops.alerts")
 
 ENV_WEBHOOK = "TRADINGSTATION_ALERT_WEBHOOK_URL"
 ENV_SMTP_HOST = "TRADINGSTATION_ALERT_SMTP_HOST"

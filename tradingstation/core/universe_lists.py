@@ -15,8 +15,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from tradingstation import schemas
-from tradingstation.errors import InvalidSymbolError
+from tradingstation.core import schemas
+from tradingstation.core.errors import InvalidSymbolError
 
 _AS_OF = re.compile(r"^#\s*as_of\s*=\s*(\d{4}-\d{2}-\d{2})")
 

@@ -1,7 +1,7 @@
 """The lake contracts of the analytics datasets: AVWAP anchors, the six screeners' signals, the dashboard.
 
 Each contract is the screener's own (``screeners/``): the common signal schema plus its detail
-columns. Importing this module registers them with ``tradingstation.schemas``.
+columns. Importing this module registers them with ``tradingstation.core.schemas``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,17 @@ from types import ModuleType
 
 import polars as pl
 
-from screeners import avwap_anchors, avwap_reclaim, breakout, dashboard, ema_pullback, exhaustion_reversal, gapgo, orb
-from tradingstation import schemas
+from screeners import (
+    avwap_anchors,
+    avwap_reclaim,
+    breakout,
+    dashboard,
+    ema_pullback,
+    exhaustion_reversal,
+    gapgo,
+    orb,
+)
+from tradingstation.core import schemas
 
 SCREENERS: dict[str, ModuleType] = {
     "gapgo": gapgo,

@@ -1,0 +1,147 @@
+"""The bar checks evaluated over the lake: for a list of sessions, read once, judge each session.
+
+Each evaluator ``(lake, dataset, sessions) -> {session: Findings}`` reads what it needs from the
+lake in one call and applies the pure rules of :mod:`tradingstation.quality.bars` session by
+session (each rule vectorized over symbols). A session without a partition is a failed finding
+that says so. The Dagster adapters (``tradingstation.checks``) only turn findings into check
+results.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+
+from tradingstation.core import calendar, schemas
+from tradingstation.lake import Lake
+from tradingstation.quality import bars as rules
+from tradingstation.quality.bars import Findings
+
+STEP_LOOKBACK = 5  # sessions read before the first checked one, for each symbol's previous bar
+MAX_PRICE_STEP = 0.5  # 50 %: open or close against the previous close
+MAX_VOLUME_STEP = 3.0  # 300 %: 4x the previous session's shares
+
+Evaluate = Callable[[Lake, str, list[dt.date]], dict[dt.date, Findings]]
+
+
+# --- what each check computes, for a list of sessions, reading the lake once ------------------
+
+
+def _absent(check: str, dataset: str, day: dt.date) -> Findings:
+    return Findings(
+        check=check,
+        passed=False,
+        description=f"{dataset} has no partition for {day}: materialize it first",
+        counts={"rows_checked": 0},
+    )
+
+
+def _by_session(lake: Lake, dataset: str, sessions: list[dt.date], columns: list[str] | None = None) -> dict:
+    """The stored partitions among ``sessions`` as {date: frame}, in one read (empty frames included)."""
+    stored = set(lake.sessions(dataset))
+    present = [d for d in sessions if d in stored]
+    frame = lake.read(dataset, sessions=present, columns=columns) if present else None
+    empty = schemas.empty(schemas.dataset(dataset).schema)
+    if columns is not None:
+        empty = empty.select("date", *[c for c in columns if c != "date"])
+    parts = (
+        {k[0]: v for k, v in frame.partition_by("date", as_dict=True).items()} if frame is not None else {}
+    )
+    return {d: parts.get(d, empty) for d in present}
+
+
+def integrity(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
+    parts = _by_session(lake, dataset, sessions)
+    return {
+        d: rules.bar_integrity(parts[d]) if d in parts else _absent("bar_integrity", dataset, d)
+        for d in sessions
+    }
+
+
+def regular_session(interval_minutes: int) -> Evaluate:
+    def evaluate(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
+        parts = _by_session(lake, dataset, sessions, columns=["symbol", "ts", "volume"])
+        return {
+            d: rules.missing_regular_bars(parts[d], interval_minutes=interval_minutes)
+            if d in parts
+            else _absent("missing_regular_bars", dataset, d)
+            for d in sessions
+        }
+
+    return evaluate
+
+
+def _history(
+    lake: Lake, dataset: str, sessions: list[dt.date], before: int, columns: list[str]
+) -> pl.DataFrame:
+    prior = calendar.sessions_before(sessions[0], before)
+    start = prior[0] if prior else sessions[0]
+    return lake.read(dataset, start, sessions[-1], columns=columns)
+
+
+def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
+    history = _history(lake, dataset, sessions, rules.GAP_WINDOW - 1, ["symbol"])
+    stored = set(lake.sessions(dataset))
+    out = {}
+    by_day = {k[0]: v for k, v in history.partition_by("date", as_dict=True).items()}
+    empty = history.clear()
+    for day in sessions:  # one vectorized check per session, never per symbol
+        window = rules.gap_window(day)
+        in_window = pl.concat([by_day.get(w, empty) for w in window])
+        findings = (
+            rules.missing_sessions(in_window, window)
+            if day in stored
+            else _absent("missing_sessions", dataset, day)
+        )
+        unstored = [w.isoformat() for w in window if w not in stored]
+        if unstored:
+            findings.counts["window_sessions_not_in_lake"] = len(unstored)
+        out[day] = findings
+    return out
+
+
+def steps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
+    history = _history(lake, dataset, sessions, STEP_LOOKBACK, ["symbol", "ts", "open", "close", "volume"])
+    stored = set(lake.sessions(dataset))
+    table = rules.step_table(history)  # one pass for the whole range, then split by session
+    by_day = {k[0]: v for k, v in table.partition_by("date", as_dict=True).items()}
+    empty = table.clear()
+    return {
+        day: rules.price_volume_steps(
+            empty,
+            steps=by_day.get(day, empty),
+            max_price_step=MAX_PRICE_STEP,
+            max_volume_step=MAX_VOLUME_STEP,
+        )
+        if day in stored
+        else _absent("price_volume_steps", dataset, day)
+        for day in sessions
+    }
+
+
+def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
+    universes = lake.sessions("universe")
+    if not universes:
+        return {d: _absent("universe_coverage", "universe", d) for d in sessions}
+    # The universe a session's bars were fetched for: its own, else the latest before (else the earliest).
+    use = {d: universes[max(bisect.bisect_right(universes, d) - 1, 0)] for d in sessions}
+    table = lake.read("universe", sessions=sorted(set(use.values())), columns=["symbol", "included"])
+    included = {
+        k[0]: v.filter("included")["symbol"] for k, v in table.partition_by("date", as_dict=True).items()
+    }
+    parts = _by_session(lake, dataset, sessions, columns=["symbol"])
+    out = {}
+    for day in sessions:
+        if day not in parts:
+            out[day] = _absent("universe_coverage", dataset, day)
+            continue
+        findings = rules.universe_coverage(
+            parts[day], included.get(use[day], pl.Series([], dtype=pl.String)), [day]
+        )
+        if use[day] != day:
+            findings.counts["universe_borrowed_from"] = use[day].isoformat()  # type: ignore[assignment]
+        out[day] = findings
+    return out
