@@ -21,6 +21,7 @@ from screeners.ema_pullback import EmaPullbackParams
 from screeners.exhaustion_reversal import ExhaustionReversalParams
 from screeners.gapgo import GapgoParams
 from screeners.orb import EARLY_MINUTES, OrbParams
+from tradingstation.core.calendar import NY_TZ
 
 SIGNAL_COLUMNS = ["date", "symbol", "side", "score", "entry", "stop", "target"]
 TICK = 0.01
@@ -399,7 +400,7 @@ def exhaustion_reversal(
         day, by_day = g["date"], g.groupby("date")
         h, lo, c = g["high"], g["low"], g["close"]
         session_atr = _value_before(atrs.get(symbol), day)  # the daily ATR as of the prior session
-        tod = g["ts"].dt.tz_convert("America/New_York").dt.time
+        tod = g["ts"].dt.tz_convert(NY_TZ).dt.time
         rvol_bar = _grouped_relative_volume(g["volume"], tod, p.volume_sessions)
         rel_volume = np.fmax(rvol_bar, rvol_bar.groupby(day).shift(1))
         session_open = by_day["open"].transform("first")

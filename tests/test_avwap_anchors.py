@@ -9,7 +9,7 @@ import pytest
 
 from screeners.avwap_anchors import ANCHOR_SCHEMA, AnchorParams, find_anchors, main
 
-from bars import daily_frame, sessions_from
+from lake_data import daily_frame_from_rows, sessions_from
 
 D0 = dt.date(2025, 6, 2)  # a Monday
 
@@ -20,7 +20,7 @@ def sessions(n: int) -> list[dt.date]:
 
 def frame(symbol: str, rows: list[tuple[float, float, float, float, int]]) -> pl.DataFrame:
     """Daily bars in the bar contract from (open, high, low, close, volume) rows."""
-    return daily_frame(symbol, rows, sessions(len(rows)))
+    return daily_frame_from_rows(symbol, rows, sessions(len(rows)))
 
 
 X_ROWS = [

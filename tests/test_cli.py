@@ -27,6 +27,14 @@ def test_a_range_needs_both_ends(capsys) -> None:
     assert "--start and --end go together" in capsys.readouterr().err
 
 
+def test_deployment_verification_is_named_apart_from_the_lake_verify(capsys) -> None:
+    """`verify-deployment` checks the deployment, `lake verify` the files: no bare `verify` to confuse them."""
+    assert cli.main(["verify"]) == 2
+    assert "invalid choice: 'verify'" in capsys.readouterr().err
+    assert cli.main(["verify-deployment", "--help"]) == 0
+    assert "usage: tradingstation verify-deployment" in capsys.readouterr().out
+
+
 def test_read_prints_a_dataset_and_rejects_bad_tickers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     Lake(str(tmp_path)).write("daily_bars", "2025-11-28", daily_frame(["2025-11-28"], ["NVDA", "AAPL"]))
     monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path))
@@ -34,8 +42,7 @@ def test_read_prints_a_dataset_and_rejects_bad_tickers(tmp_path: Path, monkeypat
     out = capsys.readouterr().out
     assert "NVDA" in out and "AAPL" not in out
     assert cli.main(["read", "orb_signals", "--start", "2025-11-28"]) == 0  # analytics datasets are readable too
-    with pytest.raises(SystemExit):
-        cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "../x"])
+    assert cli.main(["read", "daily_bars", "--start", "2025-11-28", "--symbols", "../x"]) == 2
     assert "path separator" in capsys.readouterr().err
 
 

@@ -1,4 +1,4 @@
-"""health, verify and smoke-test: verdicts that point at what is wrong."""
+"""health, verify-deployment and smoke-test: verdicts that point at what is wrong."""
 
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ def test_storage_check_on_s3_and_verify_names_missing_credentials(
 def test_verify_passes_on_the_embedded_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    assert cli.main(["verify"]) == 0
+    assert cli.main(["verify-deployment"]) == 0
     assert capsys.readouterr().out.strip().endswith("HEALTHY")
     monkeypatch.setenv("TRADINGSTATION_SOURCE", "bloomberg")
-    assert cli.main(["verify"]) == 1
+    assert cli.main(["verify-deployment"]) == 1
 
 
 def test_smoke_test_runs_a_whole_day_in_a_temporary_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -61,7 +61,8 @@ def test_daily_bars_after_the_close_are_out_of_window_and_requested_sessions_are
     assert checked.bars.schema == schemas.DAILY_BARS and checked.bars.height == 1
     assert checked.quarantined_by_reason == {"outside the session window": 1}
     other = schemas.validate_bars(raw([{}]), intraday=False, sessions=["2025-11-26"])
-    assert other.bars.height == 0 and other.quarantined_by_reason == {"outside requested sessions": 1}
+    assert other.bars.height == 0 and other.quarantined_by_reason == {"outside the requested sessions": 1}
+    assert other.quarantine["date"].to_list() == [dt.date(2025, 11, 26)]  # filed under a session being written
 
 
 def test_nothing_is_lost_rows_in_equal_rows_out() -> None:

@@ -11,10 +11,9 @@ from screeners.avwap_anchors import AnchorParams, find_anchors
 from screeners.avwap_reclaim import DETAIL, AvwapReclaimParams, main, screen
 from screeners.common import SIGNAL_SCHEMA
 
-from bars import daily_frame, sessions_from
+from lake_data import Row, daily_frame_from_rows, sessions_from
 
 D0 = dt.date(2025, 6, 2)  # a Monday
-Row = tuple[float, float, float, float, int]
 
 
 def sessions(n: int) -> list[dt.date]:
@@ -26,7 +25,7 @@ PEAK, LAST = DAYS[50], DAYS[59]
 
 
 def frame(symbol: str, rows: list[Row]) -> pl.DataFrame:
-    return daily_frame(symbol, rows, sessions(len(rows)))
+    return daily_frame_from_rows(symbol, rows, sessions(len(rows)))
 
 
 def reclaim_path(last_volume: int, last_close: float = 102.0) -> list[Row]:

@@ -10,7 +10,7 @@ import pytest
 from screeners import breakout, common
 from tradingstation.core import calendar, schemas
 
-from bars import daily_frame
+from lake_data import daily_frame_from_rows
 
 END = dt.date(2025, 11, 25)
 N = 30
@@ -19,7 +19,7 @@ DATES = [*calendar.sessions_before(END, N - 1), END]
 
 def _bars(symbol: str, rows: list[tuple[float, float, float, float, int]]) -> pl.DataFrame:
     """Daily bars (open, high, low, close, volume) ending on END, one per session."""
-    return daily_frame(symbol, rows, DATES)
+    return daily_frame_from_rows(symbol, rows, DATES)
 
 
 def _setup(symbol: str, base: float, last: tuple[float, ...], volume: int, up: bool = True) -> pl.DataFrame:

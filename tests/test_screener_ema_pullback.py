@@ -11,7 +11,7 @@ from screeners import common, ema_pullback
 from screeners.ema_pullback import EmaPullbackParams
 from tradingstation.core import calendar, schemas
 
-from bars import daily_frame
+from lake_data import daily_frame_from_rows
 
 END = dt.date(2025, 11, 25)
 DATES = [*calendar.sessions_before(END, 63), END]  # 64 sessions
@@ -29,7 +29,7 @@ def _ema(values: list[float], n: int) -> list[float | None]:
 
 def _bars(symbol: str, rows: list[Bar], last_volume: int = 1_000_000) -> pl.DataFrame:
     volumes = [1_000_000] * (len(rows) - 1) + [last_volume]
-    return daily_frame(symbol, [(o, h, lo, c, v) for (o, h, lo, c, *_), v in zip(rows, volumes)], DATES)
+    return daily_frame_from_rows(symbol, [(o, h, lo, c, v) for (o, h, lo, c, *_), v in zip(rows, volumes)], DATES)
 
 
 UP_TREND: list[Bar] = [(c - 0.2, c + 0.5, c - 0.5, c) for c in (100.0 + i for i in range(60))]

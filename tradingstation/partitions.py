@@ -18,7 +18,7 @@ SESSION_PARTITIONS = dg.TimeWindowPartitionsDefinition(
     start=calendar.FIRST_SESSION.isoformat(),
     fmt="%Y-%m-%d",
     cron_schedule="0 0 * * 1-5",
-    timezone=str(calendar.NY),
+    timezone=calendar.NY_TZ,
     end_offset=1,
     exclusions=[dt.datetime.combine(day, dt.time()) for day in calendar.holidays()],
 )

@@ -116,7 +116,7 @@ def build_schedules(job: object) -> list[dg.ScheduleDefinition]:
             dg.ScheduleDefinition(
                 name=name,
                 cron_schedule=cron,
-                execution_timezone=str(calendar.NY),
+                execution_timezone=calendar.NY_TZ,
                 job=job,
                 execution_fn=evaluate,
                 default_status=dg.DefaultScheduleStatus.STOPPED,

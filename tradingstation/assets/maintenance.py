@@ -25,16 +25,16 @@ GAP_WINDOW = 20  # sessions of daily bars searched for per-symbol gaps
     description=__doc__,
 )
 def lake_maintenance(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    store = lake.get()
+    lake_store = lake.get()
     day = calendar.session(context.partition_keys[-1])  # a range is judged as of its last session
-    verified = maintenance.verify(store)
-    gaps = maintenance.detect_gaps(store, "daily_bars", calendar.sessions_before(day, GAP_WINDOW)[0], day)
+    verified = maintenance.verify(lake_store)
+    gaps = maintenance.detect_gaps(lake_store, "daily_bars", calendar.sessions_before(day, GAP_WINDOW)[0], day)
     if len(context.partition_keys) == 1:
-        cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day)
+        cleaned = maintenance.cleanup(lake_store, maintenance.RetentionPolicy.from_env(), today=day)
     else:  # a backfill range: retention as of its last key would delete the range it just wrote
-        cleaned = maintenance.cleanup(store, maintenance.RetentionPolicy.from_env(), today=day, dry_run=True)
+        cleaned = maintenance.cleanup(lake_store, maintenance.RetentionPolicy.from_env(), today=day, dry_run=True)
     # Freshness judges the wall clock, not this session: it belongs to the sensor and the UI.
-    report = health.health(store, day, ["storage", "data", "signals", "storage-use"])
+    report = health.health(lake_store, day, ["storage", "data", "signals", "storage-use"])
     for line in [verified.summary(), cleaned.summary(), report.summary()]:
         context.log.info(line)
     healthy = verified.ok and report.ok and gaps.is_empty()

@@ -6,34 +6,32 @@ the rows that break it to ``<dataset>_quarantine`` with a reason, and returns th
 """
 
 
-import bisect
 import datetime as dt
 
 import dagster as dg
 
 from tradingstation.assets.metadata import bars_metadata
-from tradingstation.assets.universe import included_symbols
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.partitions import SESSION_PARTITIONS
-from tradingstation.resources.lake_io import LakeResource, write_metadata
+from tradingstation.quality import replacement
+from tradingstation.quality.universe import session_universes
+from tradingstation.resources.lake_io import LakeResource, refuse_sharp_shrink, write_metadata
 from tradingstation.resources.sources import Interval, MarketDataSource
 
 
-def universe_for(lake: Lake, sessions: list[dt.date]) -> tuple[list[str], dict[str, str]]:
-    """Included symbols of the universe partitions of ``sessions``.
+def universe_for(lake_store: Lake, sessions: list[dt.date]) -> tuple[list[str], dict[str, str]]:
+    """Included symbols of the universes of ``sessions``, and which sessions borrowed whose.
 
     A session without a universe partition borrows the latest one before it (or else the
-    earliest stored), so a backfill of bars alone works once any universe exists; the metadata
-    says which sessions borrowed.
+    earliest stored): :mod:`tradingstation.quality.universe`, the rule the coverage check judges
+    by too. The metadata says which sessions borrowed.
     """
-    stored = lake.sessions("universe")
-    if not stored:
+    universes = session_universes(lake_store, sessions)
+    if universes is None:
         raise FileNotFoundError("the universe has never been materialized: materialize `universe` first")
-    use = {day: stored[max(bisect.bisect_right(stored, day) - 1, 0)] for day in sessions}
-    table = lake.read("universe", sessions=sorted(set(use.values())), columns=["symbol", "included"])
-    borrowed = {d.isoformat(): u.isoformat() for d, u in use.items() if d != u}
-    return included_symbols(table), borrowed
+    borrowed = {d.isoformat(): u.isoformat() for d, u in universes.borrowed().items()}
+    return universes.all_symbols(), borrowed
 
 
 def bars_asset(name: str, interval: Interval, description: str) -> dg.AssetsDefinition:
@@ -50,15 +48,20 @@ def bars_asset(name: str, interval: Interval, description: str) -> dg.AssetsDefi
         description=description,
     )
     def _bars(context: dg.AssetExecutionContext, source: MarketDataSource, lake: LakeResource) -> dg.Output:
-        store = lake.get()
+        lake_store = lake.get()
         sessions = [calendar.session(k) for k in context.partition_keys]
-        symbols, borrowed = universe_for(store, sessions)
+        symbols, borrowed = universe_for(lake_store, sessions)
         anchor = context.run.tags.get("tradingstation/universe_session")
         if anchor:  # history requested by the universe sensor for symbols new on that session
-            symbols = sorted({*symbols, *universe_for(store, [calendar.session(anchor)])[0]})
+            symbols = sorted({*symbols, *universe_for(lake_store, [calendar.session(anchor)])[0]})
         fetched = source.fetch(symbols, interval, sessions[0], sessions[-1])
+        override = replacement.override_requested(dict(context.run.tags))
+        broken = replacement.failed_fetch(name, len(symbols), fetched.failures)
+        if broken and not override:
+            raise dg.Failure(description=broken, allow_retries=False)
         checked = schemas.validate_bars(fetched.bars, intraday=interval.intraday, sessions=sessions)
-        quarantine_infos = store.write_sessions(f"{name}_quarantine", checked.quarantine, sessions)
+        refuse_sharp_shrink(lake_store, name, checked.bars, context.partition_keys, context.run.tags)
+        quarantine_infos = lake_store.write_sessions(f"{name}_quarantine", checked.quarantine, sessions)
         if fetched.failures:
             context.log.warning(f"{name}: {len(fetched.failures)} symbol(s) failed, e.g. {dict(list(fetched.failures.items())[:5])}")
         if checked.quarantine.height:

@@ -1,30 +1,17 @@
-"""Materialization metadata shared by the asset families: what a person needs to act."""
+"""Materialization metadata shared by the asset families: what a person needs to act.
+
+``markdown_table`` lives in :mod:`tradingstation.ops.tables` (the checks use it too); it is
+re-exported here only until ``signals`` and ``dashboard`` import it from there.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import polars as pl
 
-PREVIEW_ROWS = 10
+from tradingstation.ops.tables import markdown_table
 
-
-def markdown_table(df: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
-    """A small Markdown table of the first rows, for the Dagster UI."""
-    head = df.head(rows)
-    if not head.columns:
-        return "_(no columns)_"
-    cells = [[_cell(v) for v in row] for row in head.iter_rows()]
-    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
-    lines += ["| " + " | ".join(r) + " |" for r in cells]
-    if df.height > rows:
-        lines.append(f"\n_{rows} of {df.height:,} rows_")
-    return "\n".join(lines) if head.height else "_(no rows)_"
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value).replace("|", "\\|")
+__all__ = ["bars_metadata", "markdown_table"]
 
 
 def bars_metadata(

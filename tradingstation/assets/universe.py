@@ -14,8 +14,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from tradingstation.assets.metadata import markdown_table
 from tradingstation.core import calendar, schemas, universe_lists
+from tradingstation.ops.tables import markdown_table
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.sources import Interval, MarketDataSource
 
@@ -163,8 +163,3 @@ def universe(context: dg.AssetExecutionContext, config: UniverseConfig, source: 
             "preview": dg.MetadataValue.md(markdown_table(included)),
         },
     )
-
-
-def included_symbols(universe_table: pl.DataFrame) -> list[str]:
-    """Symbols included on any session of a universe table, sorted."""
-    return sorted(universe_table.filter("included")["symbol"].unique().to_list())

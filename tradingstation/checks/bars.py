@@ -41,9 +41,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from tradingstation.assets.metadata import markdown_table
 from tradingstation.core import calendar
 from tradingstation.lake import Lake
+from tradingstation.ops.tables import markdown_table
 from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.quality import bars as rules
 from tradingstation.quality.bars import Findings
@@ -79,15 +79,15 @@ def findings_metadata(
 
 
 def _run_sessions(
-    context: dg.AssetCheckExecutionContext, lake: Lake, dataset: str
+    context: dg.AssetCheckExecutionContext, lake_store: Lake, dataset: str
 ) -> tuple[list[dt.date], bool]:
     """The sessions of the run and whether Dagster itself records the result per partition."""
     if context.has_partition_key or context.has_partition_key_range:
         return [calendar.session(k) for k in context.partition_keys], context.has_partition_key
-    stored = lake.sessions(dataset)
+    stored = lake_store.sessions(dataset)
     if not stored:
         raise FileNotFoundError(
-            f"{dataset} has no partition in the lake at {lake.root}: materialize it first"
+            f"{dataset} has no partition in the lake at {lake_store.root}: materialize it first"
         )
     context.log.info(f"not a partitioned run: checking the latest stored session of {dataset}, {stored[-1]}")
     return stored[-1:], True
@@ -133,9 +133,9 @@ def bars_check(
             metadata={"severity_on_failure": severity.value, "blocking": blocking},
         )
         def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Iterator:
-            store = lake.get()
-            sessions, single = _run_sessions(context, store, asset)
-            results = evaluate(store, asset, sessions)
+            lake_store = lake.get()
+            sessions, single = _run_sessions(context, lake_store, asset)
+            results = evaluate(lake_store, asset, sessions)
             if single:
                 day = sessions[0]
                 found = results[day]
@@ -143,7 +143,7 @@ def bars_check(
                     passed=found.passed,
                     severity=severity,
                     description=found.description,
-                    metadata=findings_metadata(found, session=day, lake_key=store.uri(asset, day)),
+                    metadata=findings_metadata(found, session=day, lake_key=lake_store.uri(asset, day)),
                 )
                 return
             keys = [d.isoformat() for d in sessions]
@@ -161,7 +161,7 @@ def bars_check(
                     passed=found.passed,
                     severity=severity,
                     description=found.description,
-                    metadata=findings_metadata(found, session=day, lake_key=store.uri(asset, day)),
+                    metadata=findings_metadata(found, session=day, lake_key=lake_store.uri(asset, day)),
                     target_materialization_data=targets.get(key),
                     blocking=blocking,
                     partition=key,

@@ -4,7 +4,7 @@ The top layer: it may import every other part of the project; nothing imports it
 screener's ``main()`` (``python -m screeners.gapgo``), which hands over to :mod:`.screen` from
 inside the function. Modules: :mod:`.commands` (the parser and the session commands), :mod:`.runs`
 (Dagster runs started from the command line), :mod:`.lake` and :mod:`.ops` (the ``lake`` and
-``health``/``verify``/``smoke-test`` groups), :mod:`.screen` (the screener commands).
+``health``/``verify-deployment``/``smoke-test`` groups), :mod:`.screen` (the screener commands).
 """
 
 from __future__ import annotations

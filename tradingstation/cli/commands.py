@@ -9,41 +9,64 @@ import sys
 import time
 from collections.abc import Sequence
 
+from tradingstation.cli.args import number_arg, session_arg, session_range
 from tradingstation.cli.runs import (
     ensure_history,
     execute,
     instance,
     latest_closed_session,
+    preflight,
+    print_failures,
     print_materializations,
 )
 from tradingstation.cli.screen import symbols_arg
 from tradingstation.core import calendar, schemas
 from tradingstation.core.errors import TradingStationError
+from tradingstation.core.secrets import redact
 from tradingstation.ops import logs
+from tradingstation.quality import replacement
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     if args.start or args.end:
         if not (args.start and args.end):
             raise TradingStationError("--start and --end go together")
-        first, last = calendar.session(args.start), calendar.session(args.end)
+        first, last = session_range(args.start, args.end)
         run = {"first": first.isoformat(), "last": last.isoformat()}
         label, history_day = f"sessions {first} .. {last}", first
     else:
         day = calendar.session(args.date) if args.date else latest_closed_session()
         run, label, history_day = {"key": day.isoformat()}, f"session {day}", day
     instance()  # DAGSTER_HOME before anything touches Dagster
+    preflight()
     print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     started = time.perf_counter()
     if args.history and not ensure_history(history_day, args.log_level):
         return 1
     selection = [a.strip() for a in args.select.split(",")] if args.select else None
-    result = execute(args.job, assets=selection, log_level=args.log_level, **run)
+    check_job_and_selection(args.job, selection)
+    tags = {replacement.ALLOW_SHRINK_TAG: "true"} if args.allow_shrink else None
+    result = execute(args.job, assets=selection, log_level=args.log_level, tags=tags, **run)
     elapsed = time.perf_counter() - started
     print_materializations(result)
+    print_failures(result)
     status = "succeeded" if result.success else "FAILED"
     print(f"run {result.run_id} {status} in {elapsed:.1f}s")
     return 0 if result.success else 1
+
+
+def check_job_and_selection(job: str, selection: list[str] | None) -> None:
+    """A job the definitions hold and assets it contains, or one line naming what exists."""
+    from tradingstation.definitions import defs
+
+    jobs = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
+    if job not in jobs:
+        raise TradingStationError(f"unknown job {job!r}; jobs: {', '.join(jobs)}")
+    if selection:
+        known = {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+        unknown = [a for a in selection if a not in known]
+        if unknown:
+            raise TradingStationError(f"{job} has no asset(s) {', '.join(unknown)}; it has {', '.join(sorted(known))}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -52,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     day = calendar.session(args.date) if args.date else calendar.session(calendar.today_ny())
     instance()
+    preflight()
     plan: list[tuple[str, dt.date, list[str]]] = {
         "premarket": [("daily", calendar.previous_session(day), ["daily_bars"]),
                       ("premarket", day, schedules.PREMARKET_ASSETS)],
@@ -70,6 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         use = config if "universe" in assets else None
         result = execute("session_job", key=session.isoformat(), assets=assets, log_level=args.log_level, run_config=use)
         print_materializations(result)
+        print_failures(result)
         if not result.success:
             failed.append(f"{label} {session} (run {result.run_id})")
     verdict = "FAILED: " + "; ".join(failed) if failed else "succeeded"
@@ -112,15 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     mat = sub.add_parser("materialize", help="materialize a job's assets for a session or a range, through Dagster")
-    mat.add_argument("--date", help="session YYYY-MM-DD (default: the latest closed session)")
-    mat.add_argument("--start", help="first session of a range (one run, like a single-run backfill)")
-    mat.add_argument("--end", help="last session of a range")
+    mat.add_argument("--date", type=session_arg, help="session YYYY-MM-DD (default: the latest closed session)")
+    mat.add_argument("--start", type=session_arg, help="first session of a range (one run, like a single-run backfill)")
+    mat.add_argument("--end", type=session_arg, help="last session of a range")
     mat.add_argument("--job", default="session_job", help="job name (default session_job)")
     mat.add_argument("--select", help="comma-separated asset names to run instead of the whole job")
     mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     mat.add_argument(
         "--history", action=argparse.BooleanOptionalAction, default=True,
         help="first backfill the daily (199 sessions) and 30-minute (10) history the screeners read, if missing",
+    )
+    mat.add_argument(
+        "--allow-shrink", action="store_true",
+        help="replace stored partitions even with under half their symbols, or after most symbols failed",
     )
     mat.set_defaults(func=cmd_materialize)
 
@@ -131,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one session mode now: premarket, market, postmarket or daily (maintenance)")
     run.add_argument("--mode", required=True, choices=["premarket", "market", "postmarket", "daily"])
-    run.add_argument("--date", help="session YYYY-MM-DD (default: today, which must be a session)")
+    run.add_argument("--date", type=session_arg, help="session YYYY-MM-DD (default: today, which must be a session)")
     run.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols: the session's universe")
     run.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     run.set_defaults(func=cmd_run)
@@ -153,16 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rd = sub.add_parser("read", help="print a dataset from the lake")
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))
-    rd.add_argument("--start", required=True)
-    rd.add_argument("--end")
+    rd.add_argument("--start", type=session_arg, required=True)
+    rd.add_argument("--end", type=session_arg)
     rd.add_argument("--symbols", type=symbols_arg)
-    rd.add_argument("--rows", type=int, default=20)
+    rd.add_argument("--rows", type=number_arg(int, minimum=1, maximum=1_000_000), default=20)
     rd.set_defaults(func=cmd_read)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, extra = build_parser().parse_known_args(argv)
+    """Run one command; returns the exit status (argparse's own 2 for a bad flag, 0 for --help)."""
+    try:
+        args, extra = build_parser().parse_known_args(argv)
+    except SystemExit as exc:  # argparse printed its one line (or the help) already
+        return int(exc.code or 0)
     if args.log_format:
         os.environ[logs.ENV_FORMAT] = args.log_format  # Dagster runs started below log the same way
     logs.configure(args.log_format)
@@ -170,10 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "passthrough", False):
             return args.func(args, extra)
         if extra:
-            build_parser().error(f"unrecognized arguments: {' '.join(extra)}")
+            print(f"tradingstation: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+            return 2
         return args.func(args)
     except (TradingStationError, FileNotFoundError, ValueError) as exc:
-        print(f"tradingstation: error: {exc}", file=sys.stderr)
+        print(f"tradingstation: error: {redact(str(exc))}", file=sys.stderr)
         return 2
 
 

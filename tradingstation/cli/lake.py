@@ -12,6 +12,7 @@ import datetime as dt
 import polars as pl
 
 from tradingstation import maintenance
+from tradingstation.cli.args import dataset_arg, session_arg, session_range
 from tradingstation.cli.screen import symbols_arg
 from tradingstation.core import calendar
 from tradingstation.lake import Lake
@@ -62,7 +63,8 @@ def cmd_fill_gaps(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    code = rebuild(args.dataset, calendar.session(args.start), calendar.session(args.end), args.log_level)
+    first, last = session_range(args.start, args.end)
+    code = rebuild(args.dataset, first, last, args.log_level)
     if args.symbols:
         bars = Lake.from_env().read(args.dataset, args.start, args.end, symbols=args.symbols, columns=["symbol"])
         counts = dict(bars.group_by("symbol").len().iter_rows())
@@ -91,7 +93,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ops = lake.add_subparsers(dest="operation", required=True)
 
     p = ops.add_parser("verify", help="every partition readable and of its contract [and no missing sessions]")
-    p.add_argument("--datasets", nargs="*")
+    p.add_argument("--datasets", nargs="*", type=dataset_arg)
     p.add_argument("--check-gaps", action="store_true")
     p.add_argument("--deep", action="store_true", help="also decompress every page")
     p.set_defaults(func=cmd_verify)
@@ -103,29 +105,33 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         p = ops.add_parser(name, help=help_)
         p.add_argument("--dataset", default="daily_bars", choices=BAR_DATASETS)
         p.add_argument("--symbol", type=symbols_arg)
-        p.add_argument("--start")
-        p.add_argument("--end")
+        p.add_argument("--start", type=session_arg)
+        p.add_argument("--end", type=session_arg)
         p.add_argument("--log-level", default="WARNING")
         p.set_defaults(func=func)
 
     p = ops.add_parser("rebuild", help="re-materialize a dataset for a session range through Dagster (one run)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--start", required=True)
-    p.add_argument("--end", required=True)
+    p.add_argument("--dataset", type=dataset_arg, required=True)
+    p.add_argument("--start", type=session_arg, required=True)
+    p.add_argument("--end", type=session_arg, required=True)
     p.add_argument("--symbols", type=symbols_arg, help="report these symbols' coverage afterwards")
     p.add_argument("--log-level", default="WARNING")
     p.set_defaults(func=cmd_rebuild)
 
-    p = ops.add_parser("cleanup", help="apply the retention policy (TRADINGSTATION_RETENTION_* to change it)")
-    p.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    p = ops.add_parser("cleanup", help="apply the retention policy (TRADINGSTATION_RETENTION_* to change it) and "
+                       "remove interrupted writes older than an hour (temp files, unfinished S3 uploads)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list what would go (partitions, temp files, unfinished uploads), delete nothing")
     p.set_defaults(func=cmd_cleanup)
 
-    p = ops.add_parser("backup", help="snapshot the lake with a manifest of sizes and checksums")
+    p = ops.add_parser("backup", help="snapshot the lake with a manifest of sizes and checksums "
+                       "(signed when TRADINGSTATION_BACKUP_HMAC_KEY is set)")
     p.add_argument("--target", help="backup root (default $TRADINGSTATION_BACKUP_ROOT or ./data/backups)")
     p.add_argument("--label", help="snapshot label (default: today's date)")
     p.set_defaults(func=cmd_backup)
 
-    p = ops.add_parser("restore", help="verify every checksum of a backup, then restore it")
+    p = ops.add_parser("restore", help="verify a backup's manifest (checksum; signature when "
+                       "TRADINGSTATION_BACKUP_HMAC_KEY is set), its file list and every file's checksum, then restore it")
     p.add_argument("--date", required=True, help="the backup's label, e.g. 2025-11-28")
     p.add_argument("--source", help="backup root (default $TRADINGSTATION_BACKUP_ROOT or ./data/backups)")
     p.set_defaults(func=cmd_restore)

@@ -1,6 +1,8 @@
-"""`tradingstation health | verify | smoke-test`: the runbook's monitoring and deployment checks.
+"""`tradingstation health | verify-deployment | smoke-test`: the runbook's monitoring and deployment checks.
 
-Each prints a verdict and exits non-zero when something is wrong.
+Each prints a verdict and exits non-zero when something is wrong. ``verify-deployment`` (the
+runbook's verify_deployment.py) checks the configuration, credentials, lake access, instance and
+calendar; the lake's stored files are ``tradingstation lake verify``'s business.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import tempfile
 import time
 
+from tradingstation.cli.args import session_arg
 from tradingstation.core import calendar
 from tradingstation.lake import Lake
 from tradingstation.ops import health
@@ -36,7 +39,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify_deployment(args: argparse.Namespace) -> int:
     from tradingstation.cli.runs import instance
 
     instance()  # DAGSTER_HOME defaults like every other command
@@ -77,12 +80,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="append", choices=["api", "data", "signals", "storage", "freshness"])
     p.add_argument("--api-usage", action="store_true", help="source fetches recorded in the last 24 h")
     p.add_argument("--storage-usage", action="store_true", help="bytes per dataset")
-    p.add_argument("--date", help="session to check (default: the latest closed session)")
+    p.add_argument("--date", type=session_arg, help="session to check (default: the latest closed session)")
     p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("verify", help="configuration, credentials, lake, instance and calendar before a deployment")
-    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser(
+        "verify-deployment", help="configuration, credentials, lake, instance and calendar before a deployment"
+    )
+    p.set_defaults(func=cmd_verify_deployment)
 
     p = sub.add_parser("smoke-test", help="a whole synthetic day end to end in a temporary lake and instance")
-    p.add_argument("--date", help="session to simulate (default: the latest closed session)")
+    p.add_argument("--date", type=session_arg, help="session to simulate (default: the latest closed session)")
     p.set_defaults(func=cmd_smoke_test)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from pathlib import Path
 
 from tradingstation.core import calendar
@@ -31,15 +32,66 @@ def instance():  # -> dg.DagsterInstance
     config = Path(home) / "dagster.yaml"
     if not config.exists():  # a local instance: SQLite storage (Dagster's default), no telemetry
         config.write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.get()
+    found = dg.DagsterInstance.get()
+    fail_orphaned_runs(found)
+    return found
+
+
+PID_TAG, HOST_TAG = "tradingstation/cli_pid", "tradingstation/cli_host"
+
+
+def fail_orphaned_runs(instance) -> list[str]:  # instance: dg.DagsterInstance
+    """Mark FAILED the runs this host's CLI started whose process is gone (killed by the OS, kill -9):
+    they would otherwise show STARTED forever. Returns their run ids."""
+    import dagster as dg
+
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+                              tags={HOST_TAG: socket.gethostname()}),
+        limit=100,
+    )
+    failed = []
+    for record in records:
+        pid = record.dagster_run.tags.get(PID_TAG, "")
+        if pid.isdigit() and not _alive(int(pid)):
+            message = f"the tradingstation process {pid} that ran it is gone (killed?): marked failed"
+            instance.report_run_failed(record.dagster_run, message)
+            failed.append(record.dagster_run.run_id)
+    if failed:
+        print(f"marked {len(failed)} orphaned run(s) FAILED: {', '.join(failed)}")
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 # Sessions before D the screeners read; with D itself, daily_bars fills exactly its 200-session retention.
 HISTORY_ASSETS = {"daily_bars": 199, "intraday_30m": 10}
 
 
+def preflight() -> None:
+    """Fail before any run starts, in one line, when the lake or the source cannot work as configured
+    (unreachable endpoint, refused credentials, missing bucket, unknown source, missing files path)."""
+    from tradingstation.lake import Lake
+    from tradingstation.resources.config import make_source
+    from tradingstation.resources.sources.files_source import FilesSource
+
+    Lake.from_env().sessions("universe")  # one listing: reachability, credentials, bucket
+    source = make_source(os.environ.get("TRADINGSTATION_SOURCE", "synthetic"))
+    if isinstance(source, FilesSource):
+        source.known_symbols()  # reads the folder: a missing path is an error, not "no data"
+
+
 def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
-            assets: list[str] | None = None, log_level: str = "WARNING", run_config: dict | None = None):
+            assets: list[str] | None = None, log_level: str = "WARNING", run_config: dict | None = None,
+            tags: dict[str, str] | None = None):
     """Run a job of the definitions in this process, recorded in the instance, showing progress."""
     import dagster as dg
     from dagster._core.utils import make_new_run_id
@@ -47,9 +99,9 @@ def execute(job_name: str, *, key: str | None = None, first: str | None = None, 
     from tradingstation.definitions import build_definitions
     from tradingstation.ops.progress import follow
 
-    tags = {}
+    tags = {**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     if first and last:
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
     run_id = make_new_run_id()
     with follow(instance(), run_id):
         return build_definitions().resolve_job_def(job_name).execute_in_process(
@@ -83,6 +135,25 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
             print(f"history run {result.run_id} FAILED")
             return False
     return True
+
+
+def failure_lines(result) -> list[str]:  # result: dg.ExecuteInProcessResult
+    """One line per failed step: the innermost error's message, which names what is wrong."""
+    lines = []
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        while error is not None and error.cause is not None:  # Dagster wraps the user code's error
+            error = error.cause
+        text = error.message.strip() if error is not None else "failed"
+        exc_name, sep, rest = text.partition(": ")
+        text = rest if sep and "." in exc_name and " " not in exc_name else text  # drop "module.Error: "
+        lines.append(f"{event.step_key}: {text.splitlines()[0] if text else 'failed'}")
+    return lines
+
+
+def print_failures(result) -> None:  # result: dg.ExecuteInProcessResult
+    for line in failure_lines(result):
+        print(f"  {line}")
 
 
 def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult

@@ -21,7 +21,8 @@ import polars as pl
 from tradingstation.core.errors import NotASessionError
 
 EXCHANGE = "XNYS"
-NY = ZoneInfo("America/New_York")
+NY_TZ = "America/New_York"  # the time zone by name, where a library wants a string (polars, Dagster cron)
+NY = ZoneInfo(NY_TZ)
 UTC = dt.timezone.utc
 FIRST_SESSION = dt.date(1995, 1, 3)  # covers the oldest real fixtures (INTC from 1995)
 PREMARKET_START = dt.time(4, 0)

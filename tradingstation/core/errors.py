@@ -34,3 +34,8 @@ class SourceLimitError(TradingStationError, ValueError):
 
 class SchemaError(TradingStationError, ValueError):
     """A frame that does not have the columns or types of its dataset's contract."""
+
+
+class SourceConfigError(TradingStationError, ValueError):
+    """A market-data source that cannot work as configured (a files path that does not exist, a
+    source name that is unknown): an error, never "no data"."""

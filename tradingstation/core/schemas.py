@@ -183,6 +183,9 @@ def empty(schema: pl.Schema) -> pl.DataFrame:
 # --- the bar contract -----------------------------------------------------------------------
 
 
+OUTSIDE_REQUESTED = "outside the requested sessions"
+
+
 @dataclass(frozen=True)
 class Validated:
     """Bars split by the contract: ``bars`` conform, ``quarantine`` holds the rest with a reason."""
@@ -202,7 +205,8 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
     ``raw`` follows RAW_BARS. Daily bars belong to the session of their New York date and must
     start inside its regular hours; intraday bars belong to the session whose extended day holds
     them and are labelled 'pre', 'regular' or 'post'. ``sessions`` optionally restricts the
-    accepted sessions (bars of other sessions are quarantined as 'outside requested sessions').
+    accepted sessions: bars of other days are quarantined as 'outside the requested sessions', filed
+    under the nearest requested session, so one odd bar never sinks a fetch.
     """
     raw = conform(raw, RAW_BARS, what="source bars").select(RAW_BARS.names())
     if raw.is_empty():
@@ -212,11 +216,12 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
     ts_min, ts_max = raw["ts"].min(), raw["ts"].max()
     frame = calendar.session_frame(calendar.to_date(ts_min) - dt.timedelta(days=1), calendar.to_date(ts_max) + dt.timedelta(days=1)
     ).rename(lambda c: c if c == "date" else f"s_{c}")
+    wanted = pl.Series("date", [], dtype=pl.Date)
     if sessions is not None:
         wanted = pl.Series("date", [calendar.to_date(s) for s in sessions], dtype=pl.Date)
         frame = frame.filter(pl.col("date").is_in(wanted.implode()))
 
-    ny_date = pl.col("ts").dt.convert_time_zone(str(calendar.NY)).dt.date()
+    ny_date = pl.col("ts").dt.convert_time_zone(calendar.NY_TZ).dt.date()
     df = raw.with_row_index("_row").with_columns(_ny_date=ny_date)
     # Attach the session whose window could hold the bar: same New York date.
     df = df.join(frame.with_columns(_in_session=True), left_on="_ny_date", right_on="date", how="left")
@@ -238,7 +243,7 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
         .when((pl.col("low") > pl.min_horizontal("open", "close")) | (pl.col("high") < pl.max_horizontal("open", "close")))
         .then(pl.lit("OHLC out of order (low <= open, close <= high broken)"))
         .when(pl.col("date").is_null())
-        .then(pl.lit("not in a trading session" if sessions is None else "outside requested sessions"))
+        .then(pl.lit("not in a trading session" if sessions is None else OUTSIDE_REQUESTED))
         .when((pl.col("ts") < pl.col(start)) | (pl.col("ts") >= pl.col(end)))
         .then(pl.lit("outside the session window"))
     )
@@ -261,7 +266,16 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
     bars = conform(good.with_columns(pl.col("volume").round(0)), bars_schema, what="bars").select(
         bars_schema.names()
     )
-    quarantine = quarantine.with_columns(date=pl.coalesce("date", "_ny_date")).select(QUARANTINE.names())
+    quarantine = quarantine.with_columns(date=pl.coalesce("date", "_ny_date"))
+    if sessions is not None and quarantine.height and wanted.len():
+        # A row of another day is filed under the nearest requested session (the latest before it,
+        # else the first), so it is stored and counted in a partition this run writes.
+        ordered = wanted.unique().sort()
+        nearest = ordered.gather((ordered.search_sorted(quarantine["date"], side="right") - 1).clip(lower_bound=0))
+        quarantine = quarantine.with_columns(
+            date=pl.when(pl.col("date").is_in(ordered.implode())).then(pl.col("date")).otherwise(pl.lit(nearest))
+        )
+    quarantine = quarantine.select(QUARANTINE.names())
     return Validated(bars.sort("symbol", "ts"), conform(quarantine, QUARANTINE, what="quarantine"))
 
 

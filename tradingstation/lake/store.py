@@ -8,7 +8,9 @@ lives comes from the environment in one place, :meth:`LakeSettings.from_env`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,11 +21,16 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from tradingstation.core.errors import LakeConfigError, LakeUnreachableError
+from tradingstation.core.secrets import redact
 
 DEFAULT_ROOT = "./data/lake"
+# Error codes of refused credentials, upper-cased without underscores (both SDK spellings match).
+_CREDENTIAL_CODES = ("ACCESSDENIED", "INVALIDACCESSKEYID", "SIGNATUREDOESNOTMATCH", "FORBIDDEN", "403")
 ENV_ROOT = "TRADINGSTATION_LAKE_ROOT"
 ENV_ENDPOINT = "TRADINGSTATION_S3_ENDPOINT_URL"
 ENV_REGION = "TRADINGSTATION_S3_REGION"
+# The name of a temp file of KeyStore._write_atomic: .<name>.<uuid4 hex>.tmp beside its target.
+TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,22 @@ class LakeSettings:
             env.get(ENV_ENDPOINT) or env.get("AWS_ENDPOINT_URL") or None,
             env.get(ENV_REGION) or env.get("AWS_REGION") or None,
         )
+
+
+@dataclass(frozen=True, order=True)
+class UnfinishedWrite:
+    """A write that never finished: a local temp file of :meth:`KeyStore._write_atomic` (the process
+    died before the rename), or an S3 multipart upload never completed (nothing readable, but S3
+    keeps, and bills, its parts until the upload is aborted)."""
+
+    key: str  # the temp file's own key, or the key the upload was writing
+    started: dt.datetime  # UTC: the temp file's last modification, the upload's Initiated time
+    size: int | None = None  # a temp file's bytes; None for an upload (its parts are not listed)
+    upload_id: str = ""  # S3 only
+
+    @property
+    def is_upload(self) -> bool:
+        return bool(self.upload_id)
 
 
 @dataclass(frozen=True, order=True)
@@ -75,9 +98,9 @@ class KeyStore:
         return isinstance(self._fs, pafs.S3FileSystem)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.root!r}" + (
+        return redact(f"{type(self).__name__}({self.root!r}" + (
             f", endpoint_url={self.endpoint_url!r})" if self.endpoint_url else ")"
-        )
+        ))
 
     def storage_options(self) -> dict[str, str]:
         """Options for polars/object_store to read this lake directly (empty for a local lake)."""
@@ -143,9 +166,11 @@ class KeyStore:
     def _write_atomic(self, path: str, data: bytes | memoryview) -> int:
         """The one atomic writer: readers see the old file or the whole new one, never a part.
 
-        Locally: write a hidden temp file beside the target, then rename(2) it over the target
-        (atomic on one filesystem). On S3: one upload of the whole body (pyarrow sends a large one
-        as a multipart upload, which S3 publishes only on completion).
+        Locally: write a hidden temp file ``.<name>.<uuid>.tmp`` beside the target, then rename(2)
+        it over the target (atomic on one filesystem). On S3: pyarrow sends the body as a multipart
+        upload (create, parts, complete; with its default settings even a small body), and S3
+        publishes the object only when the upload completes. An interrupted write leaves a temp file
+        or an unfinished upload: :meth:`unfinished_writes` finds them.
         """
         if self.is_s3:
             with self._fs.open_output_stream(path) as out:
@@ -172,6 +197,69 @@ class KeyStore:
             self._fs.delete_file(path)
         return True
 
+    def unfinished_writes(self) -> list[UnfinishedWrite]:
+        """Writes interrupted (or still in flight) under the root, sorted by key: the temp files of
+        :meth:`_write_atomic` locally; on S3 the multipart uploads never completed or aborted, listed
+        with boto3 against the lake's endpoint (credentials from the environment)."""
+        if self.is_s3:
+            return self._unfinished_uploads()
+        cut = len(self._base.rstrip("/")) + 1
+        with self._errors(self._base):
+            infos = self._fs.get_file_info(pafs.FileSelector(self._base, allow_not_found=True, recursive=True))
+        return sorted(
+            UnfinishedWrite(i.path[cut:], _utc(i.mtime), i.size)
+            for i in infos
+            if i.type == pafs.FileType.File and TEMP_NAME.match(i.path.rsplit("/", 1)[-1])
+        )
+
+    def discard_unfinished(self, write: UnfinishedWrite) -> bool:
+        """Delete a leftover temp file or abort an unfinished upload; False when it was already gone."""
+        if not write.is_upload:
+            return self.delete_key(write.key)
+        from botocore.exceptions import ClientError
+
+        bucket, prefix = self._bucket_prefix()
+        key = f"{prefix}/{write.key}" if prefix else write.key
+        with self._errors(self.base_uri), _boto_errors():
+            try:
+                self._s3_client().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=write.upload_id)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                    return False
+                raise
+        return True
+
+    def _bucket_prefix(self) -> tuple[str, str]:
+        bucket, _, prefix = self._base.partition("/")
+        return bucket, prefix
+
+    def _s3_client(self):  # -> botocore S3 client
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region or "us-east-1",
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+            config=Config(connect_timeout=3, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}),
+        )
+
+    def _unfinished_uploads(self) -> list[UnfinishedWrite]:
+        bucket, prefix = self._bucket_prefix()
+        head = prefix + "/" if prefix else ""
+        found = []
+        with self._errors(self.base_uri), _boto_errors():
+            pages = self._s3_client().get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=head)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    key = upload["Key"]
+                    if key.startswith(head) and len(key) > len(head):  # the store may ignore Prefix
+                        found.append(UnfinishedWrite(key[len(head):], _utc(upload["Initiated"]), None, upload["UploadId"]))
+        return sorted(found)
+
     @contextmanager
     def _errors(self, where: str) -> Iterator[None]:
         """Turn the storage layer's errors into ones that say what is wrong with the lake."""
@@ -180,15 +268,31 @@ class KeyStore:
         except (FileNotFoundError, LakeConfigError, LakeUnreachableError):
             raise
         except OSError as exc:
-            text = str(exc)
-            if any(s in text for s in ("ACCESS_DENIED", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403")):
-                raise LakeConfigError(f"the lake at {self.root} refused the credentials: {text}") from exc
-            if "NoSuchBucket" in text or "NO_SUCH_BUCKET" in text:
-                raise LakeConfigError(f"the bucket of {self.root} does not exist: {text}") from exc
+            text = redact(str(exc))
+            folded = text.upper().replace("_", "")  # AWS SDKs spell codes ACCESS_DENIED or AccessDenied
+            if any(code in folded for code in _CREDENTIAL_CODES):
+                raise LakeConfigError(f"the lake at {redact(self.root)} refused the credentials: {text}") from None
+            if "NOSUCHBUCKET" in folded:
+                raise LakeConfigError(f"the bucket of {redact(self.root)} does not exist: {text}") from None
             if self.is_s3:
-                endpoint = self.endpoint_url or "the default AWS endpoint"
-                raise LakeUnreachableError(f"cannot reach the lake {self.root} at {endpoint}: {text}") from exc
+                endpoint = redact(self.endpoint_url or "the default AWS endpoint")
+                raise LakeUnreachableError(f"cannot reach the lake {redact(self.root)} at {endpoint}: {text}") from None
             raise
+
+
+@contextmanager
+def _boto_errors() -> Iterator[None]:
+    """boto3's errors as OSError, so :meth:`KeyStore._errors` classifies them like pyarrow's."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise OSError(str(exc)) from None
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def _remove_quietly(fs: pafs.FileSystem, path: str) -> None:
@@ -229,7 +333,7 @@ def _filesystem(root: str, endpoint_url: str | None, region: str | None) -> tupl
     if endpoint_url:
         endpoint = urlparse(endpoint_url)
         if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
-            raise LakeConfigError(f"S3 endpoint URL {endpoint_url!r} must look like https://host[:port]")
+            raise LakeConfigError(f"S3 endpoint URL {redact(endpoint_url)!r} must look like https://host[:port]")
         options.update(endpoint_override=endpoint.netloc, scheme=endpoint.scheme)
     fs = pafs.S3FileSystem(**options)
     return fs, f"{bucket}/{parsed.path.strip('/')}".rstrip("/")

@@ -1,4 +1,4 @@
-"""Backup and restore: whole-lake (or per-dataset) snapshots with a sha256 manifest.
+"""Backup and restore: whole-lake (or per-dataset) snapshots with a checked, optionally signed manifest.
 
 A backup is ``{target}/{label}/{key}`` for every file of the lake (``label`` defaults to the
 snapshot's New York date, ``YYYY-MM-DD``), followed by ``{target}/{label}/manifest.json``::
@@ -7,24 +7,40 @@ snapshot's New York date, ``YYYY-MM-DD``), followed by ``{target}/{label}/manife
      "source_root": "s3://bucket/lake", "datasets": [...], "total_bytes": 123,
      "files": [{"key": "daily_bars/date=2025-11-28/part-0.parquet", "size": 1234, "sha256": "..."}]}
 
-The manifest is written last, after the copied sizes were checked, so an interrupted backup has
-no manifest and restore refuses it. ``target`` is any lake root (a local path or
-``s3://bucket/prefix``) and goes through the same pyarrow filesystem code as the lake itself.
+Beside it, ``manifest.json.sha256`` holds the manifest's own sha256 (``sha256sum -c`` format), and,
+when ``$TRADINGSTATION_BACKUP_HMAC_KEY`` is set, ``manifest.json.hmac`` holds its HMAC-SHA256 under
+that key (hex). Both are written before the manifest, and the manifest last, after the copied
+sizes were checked, so an interrupted backup has no manifest and restore refuses it. ``target`` is
+any lake root (a local path or ``s3://bucket/prefix``) and goes through the same pyarrow
+filesystem code as the lake itself.
 
-Restore reads the manifest, then checks the size and sha256 of **every** file it will restore
-before it writes anything; a damaged or incomplete backup is refused with a BackupError naming
-the damaged keys, and the live lake is untouched. Only then is each file copied back (each write
-atomic); files identical to the live ones are left alone, and live files the backup does not hold
-(e.g. sessions newer than the backup) are kept.
+Restore trusts nothing it did not check, and checks everything before it writes anything:
+
+1. the manifest matches ``manifest.json.sha256`` (a manifest edited, damaged, or without that file
+   is refused);
+2. with ``$TRADINGSTATION_BACKUP_HMAC_KEY`` set, ``manifest.json.hmac`` is present and matches
+   (an unsigned backup, or one signed with another key, is refused). Without the key a signature
+   is not checked, and the sha256 only catches accidents: someone who can write the backup can
+   recompute it. The key is never printed;
+3. the backup's files are exactly the manifest's (a file missing, or one the manifest does not
+   list, is refused by name);
+4. the size and sha256 of **every** file it will restore.
+
+A damaged, incomplete or tampered backup is refused with a BackupError naming what is wrong, and
+the live lake is untouched. Only then is each file copied back (each write atomic, each file
+checked again as it is read); files identical to the live ones are left alone, and live files the
+backup does not hold (e.g. sessions newer than the backup) are kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,8 +50,12 @@ from tradingstation.lake import FileEntry, Lake, LakeSettings
 from tradingstation.maintenance._common import TMP_SUFFIX, human, redact, today_ny
 
 MANIFEST = "manifest.json"
+CHECKSUM = MANIFEST + ".sha256"  # the manifest's own sha256, beside it
+SIGNATURE = MANIFEST + ".hmac"  # its HMAC-SHA256 under $TRADINGSTATION_BACKUP_HMAC_KEY, when set
 FORMAT = 1
 ENV_BACKUP_ROOT = "TRADINGSTATION_BACKUP_ROOT"
+ENV_HMAC_KEY = "TRADINGSTATION_BACKUP_HMAC_KEY"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_BACKUP_ROOT = "./data/backups"
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -84,6 +104,16 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def hmac_key() -> bytes | None:
+    """The manifest signing key from $TRADINGSTATION_BACKUP_HMAC_KEY, or None when unset or blank."""
+    raw = os.environ.get(ENV_HMAC_KEY, "")
+    return raw.encode() if raw.strip() else None
+
+
+def _sign(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -96,6 +126,7 @@ class BackupReport:
     files: list[FileEntry] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)  # listed, then deleted before it could be read
     manifest: str = ""
+    signed: bool = False  # manifest.json.hmac written ($TRADINGSTATION_BACKUP_HMAC_KEY set)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +140,8 @@ class BackupReport:
         lines = [f"backup {self.label}: {len(self.files)} file(s), {human(self.bytes)} from {self.source} to {self.location}"]
         if self.vanished:
             lines.append(f"  {len(self.vanished)} file(s) disappeared during the backup: {', '.join(self.vanished[:5])}")
-        lines.append(f"  manifest {self.manifest}" if self.manifest else "  INCOMPLETE: no manifest written")
+        sealed = f"with {CHECKSUM}" + (f" and {SIGNATURE} (HMAC-SHA256)" if self.signed else f"; unsigned: {ENV_HMAC_KEY} not set")
+        lines.append(f"  manifest {self.manifest} {sealed}" if self.manifest else "  INCOMPLETE: no manifest written")
         return "\n".join(lines)
 
 
@@ -166,36 +198,97 @@ def backup(
         "total_bytes": sum(e["size"] for e in entries),
         "files": entries,
     }
-    dest.write_bytes(manifest_key, json.dumps(manifest, indent=1).encode())
-    report.manifest = dest.key_uri(manifest_key)
+    body = json.dumps(manifest, indent=1).encode()
+    key = hmac_key()
+    dest.write_bytes(f"{label}/{CHECKSUM}", f"{_sha256(body)}  {MANIFEST}\n".encode())
+    if key is not None:
+        dest.write_bytes(f"{label}/{SIGNATURE}", f"{_sign(key, body)}\n".encode())
+    dest.write_bytes(manifest_key, body)  # last: from here the backup is complete
+    report.manifest, report.signed = dest.key_uri(manifest_key), key is not None
     return report
 
 
 def read_manifest(source: Lake, label: str) -> dict:
-    """The manifest of backup ``label``; BackupError when it is missing (incomplete) or unreadable."""
+    """The manifest of backup ``label``, after checking it against ``manifest.json.sha256`` and, with
+    $TRADINGSTATION_BACKUP_HMAC_KEY set, ``manifest.json.hmac``; BackupError when it is missing
+    (incomplete), does not match its checksum or signature, or is unreadable."""
+    return _checked_manifest(source, label)[0]
+
+
+def _checked_manifest(source: Lake, label: str) -> tuple[dict, str]:
+    """(manifest, what was checked of its signature) for backup ``label``; see :func:`read_manifest`."""
     key = f"{_check_label(label)}/{MANIFEST}"
+    where = f"backup {label!r} at {redact(source.root)}"
     try:
-        manifest = json.loads(source.read_bytes(key))
+        body = source.read_bytes(key)
     except FileNotFoundError:
         present = source.files(label)
         if present:
             raise BackupError(
-                f"backup {label!r} at {redact(source.root)} is incomplete: {len(present)} file(s) but no {MANIFEST} "
+                f"{where} is incomplete: {len(present)} file(s) but no {MANIFEST} "
                 "(the backup was interrupted); refusing to restore it", {key: "missing manifest"}
             ) from None
         labels = sorted({e.key.split("/", 1)[0] for e in source.files() if e.key.endswith("/" + MANIFEST)})
         raise BackupError(
             f"no backup {label!r} at {redact(source.root)}; complete backups there: {', '.join(labels) or 'none'}"
         ) from None
+    checksum = _read(source, f"{label}/{CHECKSUM}")
+    if checksum is None:
+        raise BackupError(
+            f"{where} has no {CHECKSUM} beside {MANIFEST}, so its manifest cannot be checked; refusing to restore it "
+            f"(made before manifest checksums? check it yourself, then: sha256sum {MANIFEST} > {CHECKSUM})",
+            {f"{label}/{CHECKSUM}": "missing manifest checksum"},
+        )
+    expected = (checksum.decode("ascii", "replace").split() or [""])[0].lower()
+    if not _HEX64.match(expected):
+        raise BackupError(f"{where}: {CHECKSUM} does not hold a sha256; refusing to restore it",
+                          {f"{label}/{CHECKSUM}": "unreadable manifest checksum"})
+    if not hmac.compare_digest(_sha256(body), expected):
+        raise BackupError(
+            f"{where}: {MANIFEST} does not match its checksum in {CHECKSUM} (edited or damaged); refusing to restore it",
+            {key: "sha256 does not match manifest.json.sha256"},
+        )
+    secret = hmac_key()
+    signature = _read(source, f"{label}/{SIGNATURE}")
+    if secret is None:
+        signed = f"signature present but not checked ({ENV_HMAC_KEY} not set)" if signature is not None else "unsigned"
+    elif signature is None:
+        raise BackupError(
+            f"{where} has no {SIGNATURE} but {ENV_HMAC_KEY} is set: an unsigned backup is refused",
+            {f"{label}/{SIGNATURE}": "missing signature"},
+        )
+    elif not hmac.compare_digest(signature.decode("ascii", "replace").strip().lower(), _sign(secret, body)):
+        raise BackupError(
+            f"{where}: {SIGNATURE} does not match {MANIFEST} under {ENV_HMAC_KEY} "
+            "(the manifest was changed, or signed with another key); refusing to restore it",
+            {f"{label}/{SIGNATURE}": "HMAC does not match"},
+        )
+    else:
+        signed = "HMAC signature verified"
+    try:
+        manifest = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BackupError(f"backup {label!r}: {MANIFEST} is not valid JSON ({exc})", {key: "unreadable manifest"}) from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    if manifest.get("format") != FORMAT or not isinstance(files, list) or not all(
+    if not isinstance(files, list) or manifest.get("format") != FORMAT or not all(
         isinstance(f, dict) and isinstance(f.get("key"), str) and isinstance(f.get("size"), int)
         and isinstance(f.get("sha256"), str) for f in files
     ):
         raise BackupError(f"backup {label!r}: {MANIFEST} is not a format-{FORMAT} manifest", {key: "invalid manifest"})
-    return manifest
+    twice = sorted(k for k, n in Counter(f["key"] for f in files).items() if n > 1)
+    if twice:
+        raise BackupError(f"backup {label!r}: {MANIFEST} lists {twice[:10]} more than once", dict.fromkeys(twice, "listed twice"))
+    return manifest, signed
+
+
+def _listing_problems(source: Lake, label: str, manifest: dict) -> dict[str, str]:
+    """The backup's actual files against the manifest: each missing or unlisted file, by key."""
+    present = {e.key.split("/", 1)[1] for e in source.files(label)}
+    listed = {f["key"] for f in manifest["files"]}
+    problems = dict.fromkeys(sorted(listed - present), "missing from the backup (listed in the manifest)")
+    for key in sorted(present - listed - {MANIFEST, CHECKSUM, SIGNATURE}):
+        problems[key] = "in the backup but not in the manifest"
+    return problems
 
 
 @dataclass
@@ -207,6 +300,7 @@ class RestoreReport:
     unchanged: list[str] = field(default_factory=list)  # already identical in the live lake
     kept: list[str] = field(default_factory=list)  # live files the backup does not hold, left as they are
     verified: bool = True
+    signature: str = "unsigned"  # what was checked of manifest.json.hmac
 
     @property
     def ok(self) -> bool:
@@ -217,9 +311,10 @@ class RestoreReport:
         return sum(f.size for f in self.restored)
 
     def summary(self) -> str:
-        check = "every file's size and sha256 verified" if self.verified else "NOT verified beforehand"
+        check = "every file's size and sha256 verified" if self.verified else "files NOT verified beforehand"
         lines = [
-            f"restore {self.label} (made {self.created_at}) from {self.source}: {check}",
+            f"restore {self.label} (made {self.created_at}) from {self.source}: manifest checksum verified,"
+            f" {self.signature}; file list matches the manifest; {check}",
             f"  restored {len(self.restored)} file(s), {human(self.bytes)}; {len(self.unchanged)} already identical",
         ]
         lines += [f"    {f.key}" for f in self.restored[:20]]
@@ -257,15 +352,17 @@ def restore(
 ) -> RestoreReport:
     """Bring the files of backup ``label`` back into ``lake``, after verifying every one of them.
 
-    ``verify=False`` skips the full check beforehand (each file is still checked just before it is
-    written, and a damaged one stops the restore there).
+    The manifest's checksum (and, with $TRADINGSTATION_BACKUP_HMAC_KEY set, its signature) and the
+    backup's file list are always checked first. ``verify=False`` skips only the full read of every
+    file beforehand (each file is still checked just before it is written, and a damaged one stops
+    the restore there).
     """
     src = backup_lake(source)
     if not label:
         raise BackupError("restore needs the label of a backup (e.g. --date 2024-01-15)")
     if _overlap(lake, src):
         raise BackupError(f"the backup location {redact(src.root)} overlaps the lake {redact(lake.root)}")
-    manifest = read_manifest(src, label)
+    manifest, signature = _checked_manifest(src, label)
     wanted = _datasets(datasets)
     entries = [e for e in manifest["files"] if _selected(e["key"], wanted)]
     damaged: dict[str, str] = {}
@@ -274,6 +371,8 @@ def restore(
             lake.key_uri(entry["key"])
         except ValueError:
             damaged[entry["key"]] = "not a valid lake key"
+    for key, problem in _listing_problems(src, label, manifest).items():  # the whole backup, not only `datasets`
+        damaged.setdefault(key, problem)
     if verify:
         for entry in entries:
             if entry["key"] not in damaged:
@@ -287,7 +386,8 @@ def restore(
             f"backup {label!r} at {redact(src.root)} is damaged, refusing to restore (the lake was not changed): "
             f"{len(damaged)} bad file(s): {shown}{more}", damaged,
         )
-    report = RestoreReport(label, redact(src.key_uri(label)), str(manifest.get("created_at", "?")), verified=verify)
+    report = RestoreReport(label, redact(src.key_uri(label)), str(manifest.get("created_at", "?")), verified=verify,
+                           signature=signature)
     live = {f.key: f.size for f in lake.files()}
     for entry in entries:
         data = _read(src, f"{label}/{entry['key']}")

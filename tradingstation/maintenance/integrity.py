@@ -11,6 +11,7 @@ With ``check_gaps`` the bar datasets (daily_bars, intraday_1m, intraday_30m) are
 sessions missing between their first and last stored session (errors), and for per-symbol gaps
 (warnings, since a symbol may legitimately leave the universe for a while): a symbol stored before
 and after a session but absent on it. ``detect_gaps`` returns those per-symbol rows as a frame.
+The per-symbol rule is the asset check's own, :func:`tradingstation.quality.bars.skipped_sessions`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tradingstation.core.errors import UnknownDatasetError
 from tradingstation.lake import FILE_NAME, Lake
 from tradingstation.maintenance._common import TMP_SUFFIX, key_date, redact
 from tradingstation.maintenance.retention import BAR_DATASETS
+from tradingstation.quality import bars as gap_rules
 
 GAP_SCHEMA = pl.Schema({"symbol": pl.String, "date": pl.Date, "partition_missing": pl.Boolean})
 
@@ -179,19 +181,11 @@ def _symbol_gaps(lake: Lake, dataset: str, read: list[dt.date], lo: dt.date, hi:
     and after it is absent; ``partition_missing`` when the whole session is not among ``read``."""
     if not read:
         return pl.DataFrame(schema=GAP_SCHEMA)
-    present = lake.read(dataset, sessions=read, columns=["symbol"]).unique()
-    days = pl.DataFrame({"date": calendar.sessions_in_range(lo, hi)}, schema={"date": pl.Date})
-    spans = present.group_by("symbol").agg(first=pl.col("date").min(), last=pl.col("date").max())
-    expected = (
-        spans.join(days, how="cross")
-        .filter(pl.col("date").is_between(pl.col("first"), pl.col("last")))
-        .select("symbol", "date")
-    )
+    present = lake.read(dataset, sessions=read, columns=["symbol"])
     stored = pl.Series("date", read, dtype=pl.Date)
     return (
-        expected.join(present, on=["symbol", "date"], how="anti")
+        gap_rules.skipped_sessions(present, calendar.sessions_in_range(lo, hi))
         .with_columns(partition_missing=~pl.col("date").is_in(stored.implode()))
-        .sort("symbol", "date")
         .select(GAP_SCHEMA.names())
     )
 

@@ -23,6 +23,14 @@ Parquet file before the files beside it. Environment overrides (a positive integ
     TRADINGSTATION_RETENTION_SIGNALS=30
     TRADINGSTATION_RETENTION_DASHBOARD=7
     TRADINGSTATION_RETENTION_UNIVERSE=all
+
+The same run removes the leftovers of interrupted writes once they are older than
+``leftover_age`` (default one hour, so a write in flight is never touched): the hidden temp files
+``.<name>.<uuid>.tmp`` a local write leaves when it dies before its rename (age: the file's
+mtime), and on S3 the multipart uploads never completed (pyarrow sends every object as one; S3
+publishes nothing until it completes, but bills the parts until it is aborted; age: the upload's
+Initiated time), listed and aborted with boto3 against the lake's endpoint. ``dry_run`` lists them
+and deletes nothing; the summary counts them.
 """
 
 from __future__ import annotations
@@ -32,14 +40,16 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 
-from tradingstation.core import calendar, schemas
-from tradingstation.core.errors import UnknownDatasetError
+from tradingstation.core import calendar, schemas, secrets
+from tradingstation.core.errors import LakeConfigError, UnknownDatasetError
 from tradingstation.lake import Lake
+from tradingstation.lake.store import UnfinishedWrite
 from tradingstation.maintenance._common import human, partitions, redact, today_ny
 
 ENV_PREFIX = "TRADINGSTATION_RETENTION_"
 BAR_DATASETS = ("daily_bars", "intraday_1m", "intraday_30m")
 _KEEP_WORDS = ("all", "keep", "none", "forever")
+LEFTOVER_AGE = dt.timedelta(hours=1)  # an interrupted write's leftovers older than this are removed
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,17 @@ class CleanupReport:
     keep_from: dict[str, dt.date | None] = field(default_factory=dict)  # dataset -> oldest session kept
     rules: dict[str, str] = field(default_factory=dict)  # dataset -> the rule applied
     errors: list[str] = field(default_factory=list)
+    leftovers: list[UnfinishedWrite] = field(default_factory=list)  # removed (or, dry run, would be)
+    recent_leftovers: int = 0  # younger than leftover_age: perhaps still in flight, left alone
+    leftover_age: dt.timedelta = LEFTOVER_AGE
+
+    @property
+    def temp_files(self) -> int:
+        return sum(not w.is_upload for w in self.leftovers)
+
+    @property
+    def uploads(self) -> int:
+        return sum(w.is_upload for w in self.leftovers)
 
     @property
     def ok(self) -> bool:
@@ -164,8 +185,54 @@ class CleanupReport:
                 f"{f' from {since}' if since else ''}{extra}"
             )
         lines.append(f"{verb} {len(self.deleted)} partition(s), {human(self.bytes)}")
+        abort = "would abort" if self.dry_run else "aborted"
+        lines.append(
+            f"leftovers of interrupted writes older than {_age(self.leftover_age)}: {verb} {self.temp_files} temp file(s)"
+            f" ({human(sum(w.size or 0 for w in self.leftovers))}), {abort} {self.uploads} unfinished upload(s)"
+            + (f"; {self.recent_leftovers} younger one(s) left alone" if self.recent_leftovers else "")
+        )
+        lines += [f"  {w.key}{' (upload)' if w.is_upload else ''} since {w.started:%Y-%m-%d %H:%M}Z" for w in self.leftovers[:10]]
+        if len(self.leftovers) > 10:
+            lines.append(f"  ... and {len(self.leftovers) - 10} more")
         lines += [f"ERROR {e}" for e in self.errors]
         return "\n".join(lines)
+
+
+def _age(age: dt.timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}min" if seconds and seconds % 60 == 0 else f"{seconds}s"
+
+
+def remove_leftovers(
+    lake: Lake,
+    report: CleanupReport,
+    age: dt.timedelta = LEFTOVER_AGE,
+    datasets: set[str] | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Remove (or, ``report.dry_run``, list) the interrupted writes older than ``age`` into ``report``."""
+    report.leftover_age = age
+    moment = now or dt.datetime.now(dt.UTC)
+    try:
+        found = lake.unfinished_writes()
+    except (OSError, LakeConfigError) as exc:  # e.g. a key not allowed to list uploads: the rest goes on
+        report.errors.append(f"listing the unfinished writes of {report.root}: {secrets.redact(str(exc))}")
+        return
+    for write in found:
+        if datasets is not None and write.key.split("/", 1)[0] not in datasets:
+            continue
+        if moment - write.started < age:
+            report.recent_leftovers += 1
+            continue
+        if not report.dry_run:
+            try:
+                lake.discard_unfinished(write)  # False: gone meanwhile, which is what we wanted
+            except (OSError, LakeConfigError) as exc:
+                report.errors.append(f"{write.key}: cannot remove this unfinished write: {secrets.redact(str(exc))}")
+                continue
+        report.leftovers.append(write)
 
 
 def cleanup(
@@ -174,16 +241,20 @@ def cleanup(
     today: dt.date | str | None = None,
     dry_run: bool = False,
     datasets: Iterable[str] | None = None,
+    *,
+    leftover_age: dt.timedelta = LEFTOVER_AGE,
 ) -> CleanupReport:
-    """Delete (or, ``dry_run``, list) every partition older than its dataset's retention.
+    """Delete (or, ``dry_run``, list) every partition older than its dataset's retention, and the
+    leftovers of interrupted writes older than ``leftover_age`` (temp files, unfinished uploads).
 
-    Partitions dated after ``today`` are never touched; one listing of the lake finds everything.
+    Partitions dated after ``today`` are never touched; one listing of the lake finds every partition.
     """
     policy = policy or RetentionPolicy.from_env()
     day = calendar.to_date(today) if today is not None else today_ny()
     report = CleanupReport(redact(lake.root), day, dry_run)
-    stored = partitions(lake.files())
     wanted = set(datasets) if datasets is not None else None
+    remove_leftovers(lake, report, leftover_age, wanted)  # first: a partition deleted below takes its temp files along
+    stored = partitions(lake.files())
     known: dict[str, dt.date | None] = {}
 
     def cutoff(name: str) -> dt.date | None:

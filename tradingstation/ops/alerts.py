@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
+from tradingstation.core.secrets import redact
+
 log = logging.getLogger("tradingstation.ops.alerts")
 
 ENV_WEBHOOK = "TRADINGSTATION_ALERT_WEBHOOK_URL"
@@ -59,17 +61,14 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _secrets(env: Mapping[str, str]) -> list[str]:
-    names = (ENV_WEBHOOK, ENV_SMTP_PASSWORD, "AWS_SECRET_ACCESS_KEY", "DAGSTER_PG_PASSWORD")
-    values = [env.get(name, "") for name in names]
-    return [v for raw in values for v in {raw, raw.strip()} if v and len(v.strip()) >= 4]
-
-
 def _redact(text: str, env: Mapping[str, str]) -> str:
-    """``text`` with every configured secret (webhook URL, SMTP password) replaced by ***."""
-    for secret in _secrets(env):
-        text = text.replace(secret, "***")
-    return text
+    return redact(text, env)
+
+
+def _redacted(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [redact(str(v), env) for v in value]
+    return value if value is None or isinstance(value, (bool, int, float)) else redact(str(value), env)
 
 
 def format_line(title: str, body: str, fields: Mapping[str, Any], severity: str) -> str:
@@ -173,7 +172,9 @@ def send_alert(
     """
     env = os.environ if env is None else env
     severity = severity.lower() if severity and severity.lower() in SEVERITIES else "error"
-    fields = dict(fields or {})
+    # The one place every outgoing text passes through: the log line, the webhook JSON, the e-mail.
+    title, body = redact(title, env), redact(body, env)
+    fields = {k: _redacted(v, env) for k, v in (fields or {}).items()}
     extra: dict[str, Any] = {"component": "alerts", "alert_title": title, "alert_severity": severity}
     if fields.get("partition"):
         extra["partition"] = str(fields["partition"])

@@ -7,7 +7,8 @@ saying what was found, and a small ``details`` frame (one row per problem, at mo
 - :func:`bar_integrity` — the structural bar contract (OHLC order, positive finite prices,
   volume >= 0, one row per (symbol, ts), the bar on its own session's New York date). The assets
   quarantine such rows before writing, so a finding here means the lake itself is corrupt.
-- :func:`missing_sessions` — sessions a symbol skips inside a window of the calendar.
+- :func:`missing_sessions` — sessions a symbol skips inside a window of the calendar (the rule
+  itself, :func:`skipped_sessions`, is shared with the lake's gap report).
 - :func:`missing_regular_bars` — regular-session minutes (or 30-minute bars) missing for the
   liquid symbols, against the session's real open and close (early closes honoured).
 - :func:`price_volume_steps` — price steps > 50 % and volume steps > 300 % between consecutive
@@ -80,7 +81,7 @@ _VIOLATIONS: dict[str, pl.Expr] = {
     | (pl.col("high") < pl.max_horizontal("open", "close"))
     | (pl.col("low") > pl.col("high")),
     "duplicate_symbol_ts": pl.struct("symbol", "ts").is_duplicated(),
-    "ts_outside_its_session_date": pl.col("ts").dt.convert_time_zone(str(calendar.NY)).dt.date()
+    "ts_outside_its_session_date": pl.col("ts").dt.convert_time_zone(calendar.NY_TZ).dt.date()
     != pl.col("date"),
 }
 
@@ -120,6 +121,23 @@ def bar_integrity(bars: pl.DataFrame) -> Findings:
     return _findings("bar_integrity", bad.is_empty(), text, counts, offenders, details)
 
 
+MAX_EXCLUDED_SHARE = 0.05  # above 5% of the loaded bars broken, the data is not worth screening
+
+
+def exclude_broken_bars(bars: pl.DataFrame) -> tuple[pl.DataFrame, Findings]:
+    """``bars`` without the rows that break the contract, and the findings that name them.
+
+    For bars loaded from the lake for downstream work (screeners, anchors): a file edited or
+    damaged after it was written never feeds a signal. The caller reports the findings, and fails
+    when more than ``MAX_EXCLUDED_SHARE`` of the rows had to go.
+    """
+    findings = bar_integrity(bars)
+    if findings.passed:
+        return bars, findings
+    checks = [v for k, v in _VIOLATIONS.items() if k != "ts_outside_its_session_date" or "date" in bars.columns]
+    return bars.filter(~pl.any_horizontal(c.fill_null(False) for c in checks)), findings
+
+
 # --- gaps: sessions a symbol skips ------------------------------------------------------------
 
 
@@ -130,45 +148,58 @@ def gap_window(as_of: dt.date | str, count: int = GAP_WINDOW) -> list[dt.date]:
     return [*before, day] if calendar.is_session(day) else before
 
 
+def skipped_sessions(bars: pl.DataFrame, sessions: Sequence[dt.date]) -> pl.DataFrame:
+    """The session-gap rule: (symbol, date) for each of ``sessions`` a symbol skips between its first
+    and last bar among them, sorted by symbol and date.
+
+    ``sessions`` is the stretch of the calendar judged; bars on other dates are ignored. A symbol is
+    expected on every session from its first bar to its last: one that starts later (listed, or
+    joined the universe) is no gap before its first bar, and one that stops (left the universe) is
+    no gap after its last. The one implementation: :func:`missing_sessions` (the asset check) and
+    ``tradingstation.maintenance.detect_gaps`` (the lake's gap report) both call it.
+    """
+    window = pl.DataFrame({"date": sorted(set(sessions))}, schema={"date": pl.Date}).with_row_index("i")
+    present = bars.select("symbol", "date").unique().join(window, on="date", how="inner")
+    spans = present.group_by("symbol").agg(first=pl.col("i").min(), last=pl.col("i").max())
+    return (
+        spans.join(window, how="cross")
+        .filter(pl.col("i").is_between(pl.col("first"), pl.col("last")))
+        .select("symbol", "date")
+        .join(present.select("symbol", "date"), on=["symbol", "date"], how="anti")
+        .sort("symbol", "date")
+    )
+
+
 def missing_sessions(daily: pl.DataFrame, sessions: Sequence[dt.date]) -> Findings:
     """Symbols whose daily bars skip sessions of ``sessions`` (a window of the calendar).
 
-    A symbol is expected on every session from its first bar to its last bar in the window: one
-    that starts later (listed, or joined the universe) is no gap before its first bar, and one
-    that stops (left the universe) is the universe-coverage check's business, not a gap.
+    The rule is :func:`skipped_sessions`: a symbol that starts later is no gap before its first
+    bar, and one that stops is the universe-coverage check's business, not a gap.
     """
-    window = pl.DataFrame({"date": sorted(set(sessions))}, schema={"date": pl.Date}).with_row_index("i")
-    bars = daily.select("symbol", "date").unique().join(window, on="date", how="inner")
-    spans = bars.group_by("symbol").agg(first=pl.col("i").min(), last=pl.col("i").max(), present=pl.len())
-    spans = spans.with_columns(
-        missing=(pl.col("last") - pl.col("first") + 1 - pl.col("present")).cast(pl.Int64)
-    )
-    gappy = spans.filter(pl.col("missing") > 0)
-    # Which sessions each gappy symbol skips: its span's sessions less the ones it has.
+    window = sorted(set(sessions))
+    skipped = skipped_sessions(daily, window)
+    checked = daily.filter(pl.col("date").is_in(pl.Series(window, dtype=pl.Date).implode()))
+    # Which sessions each gappy symbol skips, the symbol skipping most first.
     details = (
-        gappy.select("symbol", "first", "last")
-        .join(window, how="cross")
-        .filter(pl.col("i").is_between(pl.col("first"), pl.col("last")))
-        .join(bars.select("symbol", "date"), on=["symbol", "date"], how="anti")
-        .group_by("symbol")
+        skipped.group_by("symbol")
         .agg(missing_sessions=pl.col("date").sort().cast(pl.String).str.join(", "), missing=pl.len())
         .sort(["missing", "symbol"], descending=[True, False])
     )
     counts = {
-        "sessions_in_window": window.height,
-        "symbols_checked": spans.height,
-        "symbols_with_gaps": gappy.height,
-        "missing_symbol_sessions": int(gappy["missing"].sum()),
+        "sessions_in_window": len(window),
+        "symbols_checked": checked["symbol"].n_unique(),
+        "symbols_with_gaps": details.height,
+        "missing_symbol_sessions": skipped.height,
     }
-    lo, hi = (window["date"].min(), window["date"].max()) if window.height else (None, None)
-    if gappy.is_empty():
-        text = f"no symbol skips a session in the {window.height} session(s) {lo} .. {hi}"
+    lo, hi = (window[0], window[-1]) if window else (None, None)
+    if details.is_empty():
+        text = f"no symbol skips a session in the {len(window)} session(s) {lo} .. {hi}"
     else:
         text = (
-            f"{gappy.height} symbol(s) skip {counts['missing_symbol_sessions']} session(s) between their first "
+            f"{details.height} symbol(s) skip {counts['missing_symbol_sessions']} session(s) between their first "
             f"and last bar in {lo} .. {hi}: {_listed(details['symbol'].to_list())}"
         )
-    return _findings("missing_sessions", gappy.is_empty(), text, counts, gappy["symbol"], details)
+    return _findings("missing_sessions", details.is_empty(), text, counts, details["symbol"], details)
 
 
 # --- regular-session bars of the liquid symbols -----------------------------------------------

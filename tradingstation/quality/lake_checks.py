@@ -9,7 +9,6 @@ results.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.quality import bars as rules
 from tradingstation.quality.bars import Findings
+from tradingstation.quality.universe import session_universes
 
 STEP_LOOKBACK = 5  # sessions read before the first checked one, for each symbol's previous bar
 MAX_PRICE_STEP = 0.5  # 50 %: open or close against the previous close
@@ -123,25 +123,19 @@ def steps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Fi
 
 
 def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
-    universes = lake.sessions("universe")
-    if not universes:
+    # The universe a session's bars were fetched for: the market-data assets' own rule.
+    universes = session_universes(lake, sessions)
+    if universes is None:
         return {d: _absent("universe_coverage", "universe", d) for d in sessions}
-    # The universe a session's bars were fetched for: its own, else the latest before (else the earliest).
-    use = {d: universes[max(bisect.bisect_right(universes, d) - 1, 0)] for d in sessions}
-    table = lake.read("universe", sessions=sorted(set(use.values())), columns=["symbol", "included"])
-    included = {
-        k[0]: v.filter("included")["symbol"] for k, v in table.partition_by("date", as_dict=True).items()
-    }
     parts = _by_session(lake, dataset, sessions, columns=["symbol"])
     out = {}
     for day in sessions:
         if day not in parts:
             out[day] = _absent("universe_coverage", dataset, day)
             continue
-        findings = rules.universe_coverage(
-            parts[day], included.get(use[day], pl.Series([], dtype=pl.String)), [day]
-        )
-        if use[day] != day:
-            findings.counts["universe_borrowed_from"] = use[day].isoformat()  # type: ignore[assignment]
+        findings = rules.universe_coverage(parts[day], universes.symbols(day), [day])
+        used = universes.used[day]
+        if used != day:
+            findings.counts["universe_borrowed_from"] = used.isoformat()  # type: ignore[assignment]
         out[day] = findings
     return out

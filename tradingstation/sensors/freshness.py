@@ -46,9 +46,9 @@ def _prune(alerted: set[str], instant: dt.datetime) -> set[str]:
     return kept
 
 
-def freshness_tick(lake: Lake, instant: dt.datetime, cursor: str | None) -> dg.SensorResult:
+def freshness_tick(lake_store: Lake, instant: dt.datetime, cursor: str | None) -> dg.SensorResult:
     """One evaluation of the freshness sensor at ``instant``: alerts the newly stale, returns the skip and cursor."""
-    results = freshness.evaluate(lake, instant)
+    results = freshness.evaluate(lake_store, instant)
     alerted = _load_cursor(cursor)
     new, repeated = [], []
     for result in results:

@@ -14,10 +14,10 @@ import hashlib
 import dagster as dg
 import polars as pl
 
-from tradingstation.assets.universe import included_symbols
 from tradingstation.core import calendar
 from tradingstation.lake import Lake
 from tradingstation.ops.alerts import send_alert
+from tradingstation.quality.universe import included_symbols
 from tradingstation.resources.lake_io import LakeResource
 
 HISTORY_SESSIONS = 199  # daily bars before its first session a new symbol needs (= the CLI's history)
@@ -48,13 +48,13 @@ def _tag_list(symbols: list[str], limit: int = 250) -> str:
     return f"{cut},...(+{len(symbols) - len(cut.split(','))})"
 
 
-def universe_change(lake: Lake, session: dt.date | str | None = None) -> dg.RunRequest | dg.SkipReason:
+def universe_change(lake_store: Lake, session: dt.date | str | None = None) -> dg.RunRequest | dg.SkipReason:
     """What a universe change at ``session`` (default: the latest stored) requires.
 
     Compares the included symbols with the previous stored universe session; alerts the added and
     removed symbols; returns a RunRequest of the new symbols' daily history or a SkipReason.
     """
-    stored = lake.sessions("universe")
+    stored = lake_store.sessions("universe")
     if session is None:
         if not stored:
             return dg.SkipReason("the universe has never been materialized")
@@ -62,12 +62,12 @@ def universe_change(lake: Lake, session: dt.date | str | None = None) -> dg.RunR
     else:
         day = calendar.session(session)
     if day not in stored:
-        return dg.SkipReason(f"universe[{day}] is not in the lake ({lake.root})")
+        return dg.SkipReason(f"universe[{day}] is not in the lake ({lake_store.root})")
     earlier = [d for d in stored if d < day]
     if not earlier:
         return dg.SkipReason(f"universe[{day}] has no earlier stored universe session to compare with")
     previous = earlier[-1]
-    frames = lake.read("universe", sessions=[previous, day], columns=["symbol", "included"])
+    frames = lake_store.read("universe", sessions=[previous, day], columns=["symbol", "included"])
     now_in = set(included_symbols(frames.filter(pl.col("date") == day)))
     before = set(included_symbols(frames.filter(pl.col("date") == previous)))
     added, removed = sorted(now_in - before), sorted(before - now_in)

@@ -103,7 +103,7 @@ def daily_ts(dates: pl.Expr) -> pl.Expr:
     them as 'not in a trading session' rather than lose them.
     """
     nominal = (dates.cast(pl.Datetime("us")) + pl.duration(hours=9, minutes=30)).dt.replace_time_zone(
-        str(calendar.NY), ambiguous="earliest", non_existent="null"
+        calendar.NY_TZ, ambiguous="earliest", non_existent="null"
     )
     # Early closes move the close, never the open, so 09:30 New York is every session's open.
     return nominal.dt.convert_time_zone("UTC")

@@ -34,6 +34,7 @@ import polars as pl
 from pydantic import PrivateAttr
 
 from tradingstation.core import calendar, schemas
+from tradingstation.core.errors import SourceConfigError
 from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource, daily_ts
 
 DEFAULT_PATH = "data/files"
@@ -120,7 +121,7 @@ class FilesSource(MarketDataSource):
         if not parts:
             return FetchResult(schemas.empty(schemas.RAW_BARS), failures, list(cat.notes))
         bars = pl.concat(parts, how="vertical_relaxed")
-        ny_date = pl.col("ts").dt.convert_time_zone(str(calendar.NY)).dt.date()
+        ny_date = pl.col("ts").dt.convert_time_zone(calendar.NY_TZ).dt.date()
         bars = bars.filter(ny_date.is_between(start, end)).sort("symbol", "ts")
         return FetchResult(bars, failures, list(cat.notes))
 
@@ -129,7 +130,7 @@ def resample_30m(bars: pl.DataFrame) -> pl.DataFrame:
     """Regular-session 30-minute bars from finer bars, windows aligned to the 09:30 open."""
     if bars.is_empty():
         return bars
-    ny_date = pl.col("ts").dt.convert_time_zone(str(calendar.NY)).dt.date()
+    ny_date = pl.col("ts").dt.convert_time_zone(calendar.NY_TZ).dt.date()
     lo, hi = (calendar.to_date(bars["ts"].min()), calendar.to_date(bars["ts"].max()))
     frame = calendar.session_frame(lo, hi).select("date", s_open="open", s_close="close")
     regular = (
@@ -152,8 +153,9 @@ def _build_catalog(path: Path, overrides: dict[str, str]) -> _Catalog:
     elif path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
     else:
-        cat.notes.append(f"files path {path} does not exist")
-        return cat
+        raise SourceConfigError(
+            f"the files source path {path} does not exist: set TRADINGSTATION_FILES_PATH to a folder or file of bars"
+        )
     collected: dict[tuple[str, int], list[pl.DataFrame]] = {}
     for file in files:
         try:
@@ -205,7 +207,7 @@ def _parse_file(file: Path, stem_symbol: str | None, notes: list[str]) -> dict[t
     intraday = bool((df["_local"].dt.time() != dt.time(0)).any())
     if intraday:
         ts = pl.col("_local").dt.replace_time_zone(
-            str(calendar.NY), ambiguous="earliest", non_existent="null"
+            calendar.NY_TZ, ambiguous="earliest", non_existent="null"
         )
         df = df.with_columns(ts=ts.dt.convert_time_zone("UTC"))
     else:
@@ -227,14 +229,14 @@ def _local_times(raw: pl.DataFrame, time_col: str, file: Path) -> pl.Series:
     if isinstance(col.dtype, pl.Datetime):
         if col.dtype.time_zone is None:
             return col.cast(pl.Datetime("us"))
-        return col.dt.convert_time_zone(str(calendar.NY)).dt.replace_time_zone(None).cast(pl.Datetime("us"))
+        return col.dt.convert_time_zone(calendar.NY_TZ).dt.replace_time_zone(None).cast(pl.Datetime("us"))
     if col.dtype != pl.String:
         raise MalformedFileError(f"{file}: column {time_col!r} holds {col.dtype}, not dates")
     text = col.str.strip_chars().str.replace(r"Z$", "+00:00")
     t = pl.col("text")
     naive = pl.coalesce([t.str.to_datetime(f, time_unit="us", strict=False) for f in _NAIVE_FORMATS])
     aware = pl.coalesce([t.str.to_datetime(f, time_unit="us", strict=False) for f in _AWARE_FORMATS])
-    aware = aware.dt.convert_time_zone(str(calendar.NY)).dt.replace_time_zone(None)
+    aware = aware.dt.convert_time_zone(calendar.NY_TZ).dt.replace_time_zone(None)
     parsed = pl.DataFrame({"text": text}).select(pl.coalesce(naive, aware))[:, 0]
     bad = text.filter(parsed.is_null())
     if len(bad):

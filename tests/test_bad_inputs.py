@@ -1,0 +1,56 @@
+"""Every bad input gets one clear line and a non-zero exit — no traceback, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tradingstation import cli
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRADINGSTATION_SOURCE", "synthetic")
+    return tmp_path
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Exit code and stderr of the command line, as a shell would see them."""
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:  # argparse's own exit for a bad flag
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    return code, err
+
+
+BAD = [
+    (["materialize", "--start", "2025-11-28", "--end", "2025-11-24"], "starts after it ends"),
+    (["materialize", "--date", ""], "got an empty value"),
+    (["materialize", "--date", "2025-11-27"], "not an NYSE trading session"),
+    (["materialize", "--date", "2025-13-40"], "2025-13-40"),
+    (["materialize", "--date", "2025-11-24", "--job", "bogus", "--no-history"], "unknown job 'bogus'"),
+    (["materialize", "--date", "2025-11-24", "--select", "bogus_asset", "--no-history"], "no asset(s) bogus_asset"),
+    (["read", "daily_bars", "--start", "2025-11-24", "--rows", "-5"], "below the minimum 1"),
+    (["read", "daily_bars", "--start", "2025-11-24", "--rows", "1e20"], "is not an integer"),
+    (["lake", "rebuild", "--dataset", "../../etc", "--start", "2025-11-24", "--end", "2025-11-24"], "unknown dataset"),
+    (["lake", "rebuild", "--dataset", "daily_bars", "--start", "2025-11-28", "--end", "2025-11-24"], "starts after it ends"),
+    (["lake", "verify", "--datasets", "nope"], "unknown dataset 'nope'"),
+    (["run", "--mode", "premarket", "--date", "2025-12-25"], "not an NYSE trading session"),
+    (["health", "--date", ""], "got an empty value"),
+]
+
+
+@pytest.mark.parametrize(("args", "says"), BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_a_bad_input_is_one_line_and_a_non_zero_exit(
+    args: list[str], says: str, isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run(args, capsys)
+    assert code == 2, err
+    assert says in err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1, err
+    assert not (isolated / "lake").exists() or not any((isolated / "lake").rglob("*.parquet"))
