@@ -187,17 +187,10 @@ def screen_daily(daily: pl.DataFrame, params: AvwapReclaimParams = AvwapReclaimP
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.avwap_reclaim``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    sessions = AvwapReclaimParams().lookback_days + AnchorParams().volume_avg_days
-    return cli.run(
-        "avwap_reclaim",
-        AvwapReclaimParams,
-        screen_daily,
-        inputs={"daily": ("daily", sessions)},
-        argv=argv,
-        description=__doc__,
-    )
+    return run_screener("avwap_reclaim", argv)
 
 
 if __name__ == "__main__":

@@ -165,10 +165,10 @@ def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.breakout``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    inputs = {"daily": ("daily", 60)}
-    return cli.run("breakout", BreakoutParams, screen, inputs=inputs, argv=argv, description=__doc__)
+    return run_screener("breakout", argv)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ symbol with both long and short rows keeps both, flagged in ``reasons``. Rows ar
 composite score, then confluence, then reward:risk.
 
 Inputs: the screeners' signals (``screeners.common.SIGNAL_SCHEMA``) and daily bars (regime, charts).
+Which screeners there are, and what each reads, is ``screeners.registry``'s business.
 """
 
 from __future__ import annotations
@@ -61,15 +62,6 @@ DASHBOARD_SCHEMA = pl.Schema(
     }
 )
 
-# name -> (function, {argument: (bar kind, sessions back)}), mirroring each module's main()
-SCREENERS: dict[str, tuple[str, dict[str, tuple[str, int]]]] = {
-    "gapgo": ("screen", {"daily": ("daily", 25), "intraday_1m": ("intraday_1m", 0)}),
-    "orb": ("screen", {"intraday_1m": ("intraday_1m", 5)}),
-    "avwap_reclaim": ("screen_daily", {"daily": ("daily", 80)}),
-    "breakout": ("screen", {"daily": ("daily", 60)}),
-    "ema_pullback": ("screen", {"daily": ("daily", 120)}),
-    "exhaustion_reversal": ("screen", {"intraday_30m": ("intraday_30m", 10), "daily": ("daily", 30)}),
-}
 CHART_SESSIONS = 60
 PRICE_COLS = ("score", "entry", "stop", "target")
 

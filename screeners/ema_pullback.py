@@ -155,10 +155,10 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.ema_pullback``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    inputs = {"daily": ("daily", 120)}
-    return cli.run("ema_pullback", EmaPullbackParams, screen, inputs=inputs, argv=argv, description=__doc__)
+    return run_screener("ema_pullback", argv)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ import polars as pl
 
 from screeners import common
 from screeners import indicators as ind
+from tradingstation.core.calendar import NY_TZ as NY
 
 KEY = ["symbol", "date"]
-NY = "America/New_York"
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def screen(
         common.fmt_pct(move_pct),
         pl.col("session_extreme").round(2).cast(pl.String),
         common.fmt_x(pl.col("rel_volume")),
-        pl.col("ts").dt.convert_time_zone("America/New_York").dt.strftime("%H:%M"),
+        pl.col("ts").dt.convert_time_zone(NY).dt.strftime("%H:%M"),
         c.round(2).cast(pl.String),
         (pl.col("close_location") * 100).round(0).cast(pl.Int64).cast(pl.String),
         pl.when(long).then(pl.lit("up")).otherwise(pl.lit("down")),
@@ -267,16 +267,10 @@ def screen(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.exhaustion_reversal``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    return cli.run(
-        "exhaustion_reversal",
-        ExhaustionReversalParams,
-        screen,
-        inputs={"intraday_30m": ("intraday_30m", 10), "daily": ("daily", 30)},
-        argv=argv,
-        description=__doc__,
-    )
+    return run_screener("exhaustion_reversal", argv)
 
 
 if __name__ == "__main__":

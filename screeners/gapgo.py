@@ -193,16 +193,10 @@ def screen(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.gapgo``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    return cli.run(
-        "gapgo",
-        GapgoParams,
-        screen,
-        inputs={"daily": ("daily", 25), "intraday_1m": ("intraday_1m", 0)},
-        argv=argv,
-        description=__doc__,
-    )
+    return run_screener("gapgo", argv)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import polars as pl
 
 from screeners import common
 from screeners.indicators import relative_volume_at_time, row_index, sorted_by
+from tradingstation.core.calendar import NY_TZ
 
 KEY = ["symbol", "date"]
 COLUMNS = ["date", "symbol", "ts", "high", "low", "close", "volume"]  # what the screen reads
@@ -181,7 +182,7 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
         + 2.0 * pl.col("close_strength")
         + 2.0 * (1.0 - pl.col("after_range") / EARLY_MINUTES).clip(0.0, 1.0)
     )
-    clock = pl.col("ts").dt.convert_time_zone("America/New_York").dt.strftime("%H:%M")
+    clock = pl.col("ts").dt.convert_time_zone(NY_TZ).dt.strftime("%H:%M")
     rvol_text = pl.when(pl.col("rvol_time").is_not_null()).then(
         pl.lit(", ") + common.fmt_x(pl.col("rvol_time")) + pl.lit(" usual volume for the time of day")
     )
@@ -212,16 +213,10 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
+    """``python -m screeners.orb``: its registry spec run as a command."""
+    from tradingstation.cli.screen import run_screener  # the one upward call: the CLI layer runs it
 
-    return cli.run(
-        "orb",
-        OrbParams,
-        screen,
-        inputs={"intraday_1m": ("intraday_1m", OrbParams.rvol_sessions)},
-        argv=argv,
-        description=__doc__,
-    )
+    return run_screener("orb", argv)
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def test_the_command_line_names_the_shrink_and_honours_allow_shrink(
     code = cli.main(["materialize", "--select", "universe", "--date", SESSION, "--no-history"])
     out = capsys.readouterr().out
     assert code == 1 and "universe: refusing to replace 1 of 1 stored session(s)" in out and "-> 2 symbols" in out
-    assert f"run " in out and "FAILED" in out
+    assert "run " in out and "FAILED" in out
     assert {k: v for k, v in snapshot(stored).items() if not k.startswith("home")} == before
     assert cli.main(["materialize", "--select", "universe", "--date", SESSION, "--no-history", "--allow-shrink"]) == 0
     assert Lake(str(stored)).read("universe", SESSION, SESSION).height == 2

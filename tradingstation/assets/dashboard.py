@@ -43,13 +43,13 @@ def master_dashboard(context: dg.AssetExecutionContext, lake: LakeResource, **in
     params = DashboardParams()
     daily = inputs.pop("daily_bars")
     signals = combine_signals(inputs.values())
-    store = lake.get()
+    lake_store = lake.get()
     plans, pages = [], {}
     for key in context.partition_keys:  # one plan per session; each is vectorized over symbols
         day = calendar.session(key)
         plan = build_dashboard(signals, daily, calendar.session_close(day), day, params)
         history = daily.filter(pl.col("date") <= day)
-        pages[key] = store.write_artifact(
+        pages[key] = lake_store.write_artifact(
             "master_dashboard", day, HTML_NAME,
             render_html(plan, history, params, f"TradingStation dashboard {day}").encode(),
         )

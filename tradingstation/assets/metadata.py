@@ -1,8 +1,4 @@
-"""Materialization metadata shared by the asset families: what a person needs to act.
-
-``markdown_table`` lives in :mod:`tradingstation.ops.tables` (the checks use it too); it is
-re-exported here only until ``signals`` and ``dashboard`` import it from there.
-"""
+"""Materialization metadata shared by the asset families: what a person needs to act."""
 
 from __future__ import annotations
 
@@ -10,8 +6,6 @@ import dagster as dg
 import polars as pl
 
 from tradingstation.ops.tables import markdown_table
-
-__all__ = ["bars_metadata", "markdown_table"]
 
 
 def bars_metadata(

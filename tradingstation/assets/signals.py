@@ -1,8 +1,10 @@
-"""AVWAP anchors and the six screeners' signals: thin wiring of ``screeners/`` into session assets.
+"""AVWAP anchors and every registered screener's signals: thin wiring of ``screeners/`` into session assets.
 
-Each asset screens every session it is asked for in one call (single-run backfills), keeps the
-rows of those sessions, and records what it found. Daily-bar screeners that run during the
-market session, before today's daily bar exists, use today's bar so far from the 1-minute bars.
+One ``<name>_signals`` asset per spec of ``screeners.registry`` (``signal_asset``): its inputs,
+partition mappings and description come from the spec. Each asset screens every session it is
+asked for in one call (single-run backfills), keeps the rows of those sessions, and records what it
+found. Daily-bar screeners that run during the market session, before today's daily bar exists,
+use today's bar so far from the 1-minute bars. ``avwap_anchors`` (not a screener) is written here.
 """
 
 import datetime as dt
@@ -11,11 +13,10 @@ import dagster as dg
 import polars as pl
 
 from screeners import avwap_anchors as anchors_mod
-from screeners import avwap_reclaim, breakout, ema_pullback, exhaustion_reversal, gapgo, orb
 from screeners.common import daily_from_minutes
-from screeners.registry import signals_dataset
-from tradingstation.assets.metadata import markdown_table
+from screeners.registry import SCREENERS, ScreenerInput, ScreenerSpec, signals_dataset
 from tradingstation.core import calendar, schemas
+from tradingstation.ops.tables import markdown_table
 from tradingstation.partitions import SESSION_PARTITIONS, sessions_window
 from tradingstation.resources.lake_io import LakeResource
 
@@ -50,12 +51,12 @@ def keep_sessions(df: pl.DataFrame, sessions: list[dt.date]) -> pl.DataFrame:
 def with_today(daily: pl.DataFrame, lake: LakeResource, sessions: list[dt.date]) -> pl.DataFrame:
     """Daily bars plus, for each session that has none yet, its bar so far from intraday_1m."""
     have = set(daily["date"].unique().to_list())
-    store = lake.get()
-    stored = set(store.sessions("intraday_1m"))
+    lake_store = lake.get()
+    stored = set(lake_store.sessions("intraday_1m"))
     missing = [d for d in sessions if d not in have and d in stored]
     if not missing:
         return daily
-    today = daily_from_minutes(store.read("intraday_1m", sessions=missing))
+    today = daily_from_minutes(lake_store.read("intraday_1m", sessions=missing))
     return pl.concat([daily, today.select(daily.columns)], how="vertical_relaxed").sort("symbol", "date")
 
 
@@ -95,68 +96,42 @@ def avwap_anchors(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame) -
     )
 
 
-@_asset(
-    "gapgo_signals",
-    {"daily_bars": _daily(25, include_current=False), "intraday_1m": dg.AssetIn("intraday_1m")},
-    gapgo.__doc__ or "",
-)
-def gapgo_signals(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame, intraday_1m: pl.DataFrame) -> dg.Output:
-    return signal_output(gapgo.screen(daily_bars, intraday_1m), "gapgo", sessions_of(context))
+def _asset_in(i: ScreenerInput) -> dg.AssetIn:
+    """The input as its partition mapping says; the same session needs none (Dagster's identity)."""
+    same_session = i.sessions_back == 0 and i.include_session
+    mapping = None if same_session else sessions_window(i.sessions_back, include_current=i.include_session)
+    return dg.AssetIn(i.dataset, partition_mapping=mapping, dagster_type=pl.DataFrame)
 
 
-# Five sessions before D give ORB its time-of-day relative volume, as the CLI has it.
-@_asset("orb_signals", {"intraday_1m": dg.AssetIn("intraday_1m", partition_mapping=sessions_window(5))}, orb.__doc__ or "")
-def orb_signals(context: dg.AssetExecutionContext, intraday_1m: pl.DataFrame) -> dg.Output:
-    return signal_output(orb.screen(intraday_1m), "orb", sessions_of(context))
+def signal_asset(spec: ScreenerSpec) -> dg.AssetsDefinition:
+    """The ``<name>_signals`` asset of a registered screener, wired as its spec says.
+
+    Its inputs are named after their datasets and handed to the screen function as the spec's
+    arguments; a daily-bar screener of the market session gets today's bar so far (``with_today``).
+    """
+    screen, inputs = spec.asset_wiring
+    ins = {i.dataset: _asset_in(i) for i in inputs}
+    required = ["intraday_1m"] if spec.needs_today_bar else None
+    decorate = _asset(spec.dataset, ins, spec.description, required=required)
+
+    def frames(bars: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        return {i.argument: bars[i.dataset] for i in inputs}
+
+    if spec.needs_today_bar:
+
+        def screen_with_today(
+            context: dg.AssetExecutionContext, lake: LakeResource, **bars: pl.DataFrame
+        ) -> dg.Output:
+            sessions = sessions_of(context)
+            bars["daily_bars"] = with_today(bars["daily_bars"], lake, sessions)
+            return signal_output(screen(**frames(bars)), spec.name, sessions)
+
+        return decorate(screen_with_today)
+
+    def screen_sessions(context: dg.AssetExecutionContext, **bars: pl.DataFrame) -> dg.Output:
+        return signal_output(screen(**frames(bars)), spec.name, sessions_of(context))
+
+    return decorate(screen_sessions)
 
 
-@_asset(
-    "avwap_reclaim_signals",
-    {"daily_bars": _daily(80), "avwap_anchors": dg.AssetIn("avwap_anchors")},
-    avwap_reclaim.__doc__ or "",
-    required=["intraday_1m"],
-)
-def avwap_reclaim_signals(
-    context: dg.AssetExecutionContext, daily_bars: pl.DataFrame, avwap_anchors: pl.DataFrame, lake: LakeResource
-) -> dg.Output:
-    sessions = sessions_of(context)
-    daily = with_today(daily_bars, lake, sessions)
-    return signal_output(avwap_reclaim.screen(daily, avwap_anchors), "avwap_reclaim", sessions)
-
-
-@_asset("breakout_signals", {"daily_bars": _daily(60)}, breakout.__doc__ or "", required=["intraday_1m"])
-def breakout_signals(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame, lake: LakeResource) -> dg.Output:
-    sessions = sessions_of(context)
-    return signal_output(breakout.screen(with_today(daily_bars, lake, sessions)), "breakout", sessions)
-
-
-@_asset("ema_pullback_signals", {"daily_bars": _daily(120)}, ema_pullback.__doc__ or "", required=["intraday_1m"])
-def ema_pullback_signals(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame, lake: LakeResource) -> dg.Output:
-    sessions = sessions_of(context)
-    return signal_output(ema_pullback.screen(with_today(daily_bars, lake, sessions)), "ema_pullback", sessions)
-
-
-@_asset(
-    "exhaustion_reversal_signals",
-    {
-        "intraday_30m": dg.AssetIn("intraday_30m", partition_mapping=sessions_window(10)),
-        "daily_bars": _daily(30, include_current=False),
-    },
-    exhaustion_reversal.__doc__ or "",
-)
-def exhaustion_reversal_signals(
-    context: dg.AssetExecutionContext, intraday_30m: pl.DataFrame, daily_bars: pl.DataFrame
-) -> dg.Output:
-    signals = exhaustion_reversal.screen(intraday_30m, daily_bars)
-    return signal_output(signals, "exhaustion_reversal", sessions_of(context))
-
-
-SIGNAL_ASSETS = [
-    avwap_anchors,
-    gapgo_signals,
-    orb_signals,
-    avwap_reclaim_signals,
-    breakout_signals,
-    ema_pullback_signals,
-    exhaustion_reversal_signals,
-]
+SIGNAL_ASSETS = [avwap_anchors, *(signal_asset(spec) for spec in SCREENERS.values())]

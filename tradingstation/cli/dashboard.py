@@ -1,7 +1,8 @@
 """``tradingstation dashboard`` / ``python -m screeners.dashboard``: the ranked plan from the lake.
 
-Signals come from the lake where it holds the dashboard's session, else the screeners run on bars
-loaded as their commands load them (:mod:`tradingstation.cli.screen`); the plan itself is the pure
+Every screener of ``screeners.registry`` contributes: its signals come from the lake where it holds
+the dashboard's session, else the screener runs on bars loaded as its command loads them (its
+spec's inputs, :mod:`tradingstation.cli.screen`); the plan itself is the pure
 :func:`screeners.dashboard.build_dashboard`.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,9 +18,9 @@ from pathlib import Path
 import polars as pl
 
 import screeners.dashboard as plan
+from screeners import registry
 from screeners.dashboard import (
     CHART_SESSIONS,
-    SCREENERS,
     DashboardParams,
     build_dashboard,
     combine_signals,
@@ -37,21 +37,23 @@ def _warn(text: str) -> None:
 
 def _from_lake(name: str, window: list[dt.date], date: dt.date) -> pl.DataFrame | None:
     """``<name>_signals`` from the lake when it holds the dashboard date, else None."""
+    dataset = registry.signals_dataset(name)
     try:
         lake = Lake.from_env()
-        stored = set(lake.sessions(f"{name}_signals"))
+        stored = set(lake.sessions(dataset))
         if date not in stored:
             return None
-        return lake.read(f"{name}_signals", sessions=[d for d in window if d in stored])
+        return lake.read(dataset, sessions=[d for d in window if d in stored])
     except Exception as exc:  # unknown dataset, unreachable lake: run the screener instead
-        _warn(f"{name}_signals not read from the lake ({exc})")
+        _warn(f"{dataset} not read from the lake ({exc})")
         return None
 
 
 def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[str] | None) -> dict:
     """Run ``names`` on bars loaded once per kind (the deepest history any of them needs)."""
+    inputs = {name: cli.command_inputs(registry.spec(name)) for name in names}
     backs: dict[str, int] = {"daily": CHART_SESSIONS + extra}
-    for kind, back in (spec for n in names for spec in SCREENERS[n][1].values()):
+    for kind, back in (wanted for n in names for wanted in inputs[n].values()):
         backs[kind] = max(backs.get(kind, 0), back + extra)
     bars, out = {}, {}
     for kind, back in sorted(backs.items()):
@@ -60,10 +62,9 @@ def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[st
         except Exception as exc:
             _warn(f"cannot load {kind} bars: {exc}")
     for name in names:
-        func, inputs = SCREENERS[name]
         try:
-            screen = getattr(importlib.import_module(f"screeners.{name}"), func)
-            out[name] = screen(**{arg: bars[kind] for arg, (kind, _) in inputs.items()})
+            frames = {arg: bars[kind] for arg, (kind, _) in inputs[name].items()}
+            out[name] = registry.spec(name).screen(**frames)
         except Exception as exc:  # a module not written yet, missing bars, a failing screener
             _warn(f"screener {name} skipped: {exc!r}")
     return {"daily": bars.get("daily", pl.DataFrame(schema=schemas.DAILY_BARS)), "signals": out}
@@ -82,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_of = min(calendar.session_close(date), dt.datetime.now(dt.timezone.utc))  # the close, or now
     start = as_of - dt.timedelta(hours=params.hours_lookback)
     window = calendar.sessions_in_range(start.date(), date) or [date]
-    stored = {n: f for n in SCREENERS if (f := _from_lake(n, window, date)) is not None}
-    ran = _run_screeners([n for n in SCREENERS if n not in stored], date, len(window) - 1, args.tickers)
+    names = list(registry.SCREENERS)
+    stored = {n: f for n in names if (f := _from_lake(n, window, date)) is not None}
+    ran = _run_screeners([n for n in names if n not in stored], date, len(window) - 1, args.tickers)
     frames, daily = {**stored, **ran["signals"]}, ran["daily"]
     try:  # the regime symbol with enough history for its SMA, whatever the tickers
         spy = cli.load_bars("daily", date, params.regime_sma, [params.regime_symbol])
@@ -100,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in dash.iter_rows(named=True):
             print(f"{r['rank']:>3} {r['symbol']} {r['side']}: {r['reasons']}")
         recent = signals.filter(pl.col("ts").is_between(start, as_of))
-        for name in SCREENERS:
+        for name in names:
             where = "lake" if name in stored else "ran" if name in frames else "skipped"
             print(f"{name}: {recent.filter(pl.col('screener') == name).height} signal(s) ({where})")
     regime = market_regime(daily, date, params.regime_symbol, params.regime_sma)

@@ -1,5 +1,8 @@
 """Shared command-line entry for ``python -m screeners.<name>``: flags from the parameters dataclass.
 
+``run_screener(name, argv)`` runs a registered screener (``screeners.registry``) as its spec says:
+one flag per field of its parameters dataclass, bars loaded per its inputs, its docstring as help.
+
 Data comes from the lake when it holds the session (``$TRADINGSTATION_LAKE_ROOT``), otherwise
 from the configured source (``$TRADINGSTATION_SOURCE``, synthetic by default), validated against
 the bar contract exactly as the assets do. This is the only I/O in ``screeners/``.
@@ -16,9 +19,24 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
+from screeners import registry
+
 BarKind = str  # 'daily' | 'intraday_1m' | 'intraday_30m'
 _DATASETS = {"daily": "daily_bars", "intraday_1m": "intraday_1m", "intraday_30m": "intraday_30m"}
 _INTERVALS = {"daily": "1d", "intraday_1m": "1m", "intraday_30m": "30m"}
+_KINDS = {dataset: kind for kind, dataset in _DATASETS.items()}
+
+
+def bar_kind(dataset: str) -> BarKind:
+    """The bar kind a command loads for a bar dataset (``daily_bars`` -> ``daily``)."""
+    if dataset not in _KINDS:
+        raise ValueError(f"a command loads bars only ({', '.join(_KINDS)}), not {dataset!r}")
+    return _KINDS[dataset]
+
+
+def command_inputs(spec: registry.ScreenerSpec) -> dict[str, tuple[BarKind, int]]:
+    """A screener's inputs as the command loads them: argument -> (bar kind, sessions back)."""
+    return {i.argument: (bar_kind(i.dataset), i.sessions_back) for i in spec.inputs}
 
 
 def symbols_arg(text: str) -> list[str]:
@@ -95,3 +113,9 @@ def run(
         print(signals if args.verbose else signals.select("symbol", "side", "score", "entry", "stop", "target", "reasons"))
     print(f"{signals.height} {name} signal(s) for {date}")
     return 0
+
+
+def run_screener(name: str, argv: Sequence[str] | None = None) -> int:
+    """``python -m screeners.<name>``: the registered screener ``name`` as a command."""
+    spec = registry.spec(name)
+    return run(spec.name, spec.params, spec.screen, command_inputs(spec), argv, spec.description)
