@@ -18,7 +18,6 @@ optional ``earnings`` frame with ``symbol`` and ``date`` (the session of the rep
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
@@ -184,24 +183,9 @@ def find_anchors(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m screeners.avwap_anchors --lookback-days 30 [--ticker NVDA]``: print the anchors."""
-    from tradingstation.cli import screen as cli  # the one upward call: the CLI layer runs the command
-    from tradingstation.core import calendar
+    from tradingstation.cli.screen import run_anchors  # the one upward call: the CLI layer runs it
 
-    parser = argparse.ArgumentParser(prog="python -m screeners.avwap_anchors", description=__doc__)
-    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
-    parser.add_argument("--ticker", type=cli.symbols_arg, help="one symbol (or comma-separated)")
-    parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
-    cli.add_params(parser, AnchorParams)
-    args = parser.parse_args(argv)
-    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
-    params = AnchorParams(**{f: getattr(args, f) for f in AnchorParams.__dataclass_fields__})
-    tickers = [*(args.ticker or []), *(args.tickers or [])] or None
-    daily = cli.load_bars("daily", date, params.lookback_days + params.volume_avg_days, tickers)
-    anchors = find_anchors(daily, params, as_of=date)
-    with pl.Config(tbl_rows=100, tbl_cols=-1, tbl_width_chars=200):
-        print(anchors)
-    print(f"{anchors.height} anchor(s) for {date}")
-    return 0
+    return run_anchors(argv)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from screeners.dashboard import (
     market_regime,
 )
 from tradingstation.cli import screen as cli
+from tradingstation.cli.args import one_line_errors, session_arg
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 
@@ -71,8 +72,13 @@ def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m screeners.dashboard`` / ``tradingstation dashboard``: print (and page) the plan."""
+    return one_line_errors("python -m screeners.dashboard", lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m screeners.dashboard", description=plan.__doc__)
-    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
+    parser.add_argument("--date", type=session_arg, help="session YYYY-MM-DD (default: the latest session)")
     parser.add_argument("--tickers", type=cli.symbols_arg, help="comma-separated symbols")
     parser.add_argument("--verbose", action="store_true", help="every column and per-screener counts")
     parser.add_argument("--html", help="also write the dashboard as one HTML page here")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import polars as pl
 
 from screeners import registry
+from tradingstation.cli.args import one_line_errors, param_arg, session_arg
 
 BarKind = str  # 'daily' | 'intraday_1m' | 'intraday_30m'
 _DATASETS = {"daily": "daily_bars", "intraday_1m": "intraday_1m", "intraday_30m": "intraday_30m"}
@@ -57,7 +58,8 @@ def add_params(parser: argparse.ArgumentParser, params_cls: type) -> None:
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
-            parser.add_argument(flag, type=type(default), default=default, help=f"(default {default})")
+            kind = param_arg(field.name, default) if isinstance(default, (int, float)) else type(default)
+            parser.add_argument(flag, type=kind, default=default, help=f"(default {default})")
 
 
 def load_bars(kind: BarKind, date: dt.date, sessions_back: int, tickers: list[str] | None) -> pl.DataFrame:
@@ -96,7 +98,7 @@ def run(
     from tradingstation.core import calendar
 
     parser = argparse.ArgumentParser(prog=f"python -m screeners.{name}", description=description)
-    parser.add_argument("--date", help="session YYYY-MM-DD (default: the latest session)")
+    parser.add_argument("--date", type=session_arg, help="session YYYY-MM-DD (default: the latest session)")
     parser.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols")
     parser.add_argument("--verbose", action="store_true", help="print every column and the inputs' sizes")
     add_params(parser, params_cls)
@@ -118,4 +120,34 @@ def run(
 def run_screener(name: str, argv: Sequence[str] | None = None) -> int:
     """``python -m screeners.<name>``: the registered screener ``name`` as a command."""
     spec = registry.spec(name)
-    return run(spec.name, spec.params, spec.screen, command_inputs(spec), argv, spec.description)
+    return one_line_errors(
+        f"python -m screeners.{name}",
+        lambda: run(spec.name, spec.params, spec.screen, command_inputs(spec), argv, spec.description),
+    )
+
+
+def run_anchors(argv: Sequence[str] | None = None) -> int:
+    """``python -m screeners.avwap_anchors --lookback-days 30 [--ticker NVDA]``: print the anchors."""
+    return one_line_errors("python -m screeners.avwap_anchors", lambda: _anchors(argv))
+
+
+def _anchors(argv: Sequence[str] | None) -> int:
+    from screeners import avwap_anchors
+    from screeners.avwap_anchors import AnchorParams, find_anchors
+    from tradingstation.core import calendar
+
+    parser = argparse.ArgumentParser(prog="python -m screeners.avwap_anchors", description=avwap_anchors.__doc__)
+    parser.add_argument("--date", type=session_arg, help="session YYYY-MM-DD (default: the latest session)")
+    parser.add_argument("--ticker", type=symbols_arg, help="one symbol (or comma-separated)")
+    parser.add_argument("--tickers", type=symbols_arg, help="comma-separated symbols")
+    add_params(parser, AnchorParams)
+    args = parser.parse_args(argv)
+    date = calendar.session(args.date) if args.date else calendar.latest_closed_session()
+    params = AnchorParams(**{f.name: getattr(args, f.name) for f in dataclasses.fields(AnchorParams)})
+    tickers = [*(args.ticker or []), *(args.tickers or [])] or None
+    daily = load_bars("daily", date, params.lookback_days + params.volume_avg_days, tickers)
+    anchors = find_anchors(daily, params, as_of=date)
+    with pl.Config(tbl_rows=100, tbl_cols=-1, tbl_width_chars=200):
+        print(anchors)
+    print(f"{anchors.height} anchor(s) for {date}")
+    return 0
