@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from tradingstation.core import calendar, schemas
@@ -161,39 +160,46 @@ class Lake(KeyStore):
         schema, with ``date`` first.
         """
         ds = schemas.dataset(dataset)
-        stored = set(self.sessions(dataset))
+        names = list(ds.schema.names()) if columns is None else ["date", *[c for c in columns if c != "date"]]
+        target = pl.Schema({c: ds.schema[c] for c in names})
         if sessions is not None:
             wanted = sorted({calendar.session(s) for s in sessions})
+            present = self._present(dataset, wanted)  # named sessions: no listing where it can be avoided
         else:
             lo = calendar.to_date(start) if start is not None else dt.date.min
             hi = calendar.to_date(end) if end is not None else dt.date.max
-            wanted = sorted(d for d in stored if lo <= d <= hi)
-        absent = [d for d in wanted if d not in stored]
+            wanted = present = [d for d in self.sessions(dataset) if lo <= d <= hi]
+        absent = sorted(set(wanted) - set(present))
         if absent and missing == "error":
             shown = ", ".join(d.isoformat() for d in absent[:10]) + (" ..." if len(absent) > 10 else "")
             raise FileNotFoundError(f"{dataset} has no partition for {len(absent)} session(s): {shown}")
-        paths = [self._path(dataset, d) for d in wanted if d in stored]
-        names = list(ds.schema.names()) if columns is None else ["date", *[c for c in columns if c != "date"]]
-        if not paths:
+        if not present:
             return schemas.empty(ds.schema).select(names)
-        table = self._read_table(paths, dataset, symbols, [c for c in names if c != "date"])
-        df = pl.from_arrow(table)
-        assert isinstance(df, pl.DataFrame)
-        return schemas.conform(df, pl.Schema({c: ds.schema[c] for c in names}), what=dataset).select(names)
+        df = self._read_frame([self.uri(dataset, d) for d in present], dataset, symbols, names)
+        # Files are written conformed; cast only what differs (an older file, a hand-made one).
+        return df if df.schema == target else schemas.conform(df, target, what=dataset).select(names)
 
-    def _read_table(
-        self, paths: list[str], dataset: str, symbols: Sequence[str] | str | None, columns: list[str]
-    ) -> pa.Table:
-        partitioning = pads.partitioning(pa.schema([("date", pa.date32())]), flavor="hive")
-        flt = None
+    def _present(self, dataset: str, wanted: list[dt.date]) -> list[dt.date]:
+        """Which of ``wanted`` have a partition: a stat per file locally, one listing on S3."""
+        if self.is_s3:
+            stored = set(self.sessions(dataset))
+            return [d for d in wanted if d in stored]
+        return [d for d in wanted if os.path.isfile(self._path(dataset, d))]
+
+    def _read_frame(
+        self, uris: list[str], dataset: str, symbols: Sequence[str] | str | None, names: list[str]
+    ) -> pl.DataFrame:
+        """One polars scan of the named files (hive ``date`` from the paths), filtered and projected."""
+        scan = pl.scan_parquet(
+            uris,
+            hive_partitioning=True,
+            hive_schema={"date": pl.Date},
+            storage_options=self.storage_options() or None,
+        )
         if symbols is not None:
-            flt = pads.field("symbol").isin(schemas.normalize_symbols(symbols))
+            scan = scan.filter(pl.col("symbol").is_in(schemas.normalize_symbols(symbols)))
         with self._errors(self._dir(dataset)):
-            data = pads.dataset(
-                paths, filesystem=self._fs, format="parquet", partitioning=partitioning,
-                partition_base_dir=self._dir(dataset),
-            )
-            return data.to_table(columns=["date", *columns], filter=flt)
+            return scan.select(names).collect()
 
     def scan(self, dataset: str) -> pl.LazyFrame:
         """A lazy polars scan of the whole dataset, as a notebook would write it."""

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.fs as pafs
 
@@ -267,7 +268,7 @@ class KeyStore:
             yield
         except (FileNotFoundError, LakeConfigError, LakeUnreachableError):
             raise
-        except OSError as exc:
+        except (OSError, pl.exceptions.ComputeError) as exc:  # pyarrow's and polars' storage errors
             text = redact(str(exc))
             folded = text.upper().replace("_", "")  # AWS SDKs spell codes ACCESS_DENIED or AccessDenied
             if any(code in folded for code in _CREDENTIAL_CODES):
