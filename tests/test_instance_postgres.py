@@ -14,16 +14,20 @@ from tradingstation.resources.sources.synthetic_source import SyntheticSource
 
 from conftest import REPO
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.s3]
 
 
 def test_materialization_is_recorded_in_postgres(
-    pg_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pg_database: dict[str, str], s3_env: str, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import psycopg2
 
     for var, key in [("HOST", "host"), ("PORT", "port"), ("USER", "user"), ("PASSWORD", "password"), ("DB", "dbname")]:
         monkeypatch.setenv(f"DAGSTER_PG_{var}", pg_database[key])
+    # The shipped file keeps compute logs on S3 (tests/test_compute_logs.py): the moto server here.
+    monkeypatch.setenv("TRADINGSTATION_COMPUTE_LOG_BUCKET", s3_env)
+    monkeypatch.setenv("TRADINGSTATION_COMPUTE_LOG_PREFIX", "dagster/compute-logs")
+    monkeypatch.setenv("TRADINGSTATION_S3_ENDPOINT_URL", s3_endpoint)
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())  # the file as shipped
@@ -32,6 +36,7 @@ def test_materialization_is_recorded_in_postgres(
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
         lake = LakeResource(root=str(tmp_path / "lake"))
         result = dg.materialize(
             MARKET_DATA_ASSETS[:2],
