@@ -64,9 +64,10 @@ def rsi(close: pd.Series, n: int) -> pd.Series:
 
 
 def relative_volume(volume: pd.Series, n: int) -> pd.Series:
-    """Volume against the mean of the previous ``n`` values (current excluded)."""
+    """Volume against the mean of the previous ``n`` values (current excluded); NaN when that mean is 0."""
     v = volume.astype(float)
-    return v / v.shift(1).rolling(n).mean()
+    mean = v.shift(1).rolling(n).mean()
+    return (v / mean).where(mean != 0)
 
 
 def clip01(x):
@@ -187,17 +188,36 @@ def _grouped_relative_volume(volume: pd.Series, by: pd.Series, n: int) -> pd.Ser
     """``relative_volume`` within each group of ``by`` (e.g. the same minute of earlier sessions)."""
     v = volume.astype(float)
     prev = v.groupby(by).shift(1)
-    return v / prev.groupby(by).rolling(n).mean().droplevel(0)
+    mean = prev.groupby(by).rolling(n).mean().droplevel(0)
+    return (v / mean).where(mean != 0)
+
+
+def _rvol_at_time(g: pd.DataFrame, clock: pd.Series, k: int, n: int) -> float:
+    """Bar ``k``'s volume against the mean volume of the symbol's previous ``n`` bars at the same
+    New York clock minute (NaN with fewer, or when they traded nothing): the screener's
+    ``rvol_time``, computed for one bar."""
+    earlier = g["volume"][: k][clock[: k] == clock[k]].astype(float).tail(n)
+    mean = earlier.mean() if len(earlier) == n else np.nan
+    return g["volume"][k] / mean if mean > 0 else np.nan
 
 
 def orb(intraday_1m: pd.DataFrame, params: OrbParams = OrbParams()) -> pd.DataFrame:
-    """Per symbol: each session's opening range and its first volume-confirmed close beyond it."""
+    """Per symbol: each session's opening range, the side's first close beyond it within the entry
+    window (with ``first_close_only``), kept when its volume and extension pass.
+
+    Does the screener's work and no more: time-of-day relative volume only for the signal bars
+    (and the candidates, when ``min_rvol_time`` filters on it), and not at all when the frame holds
+    no more than ``rvol_sessions`` sessions (no bar has that history: the column is null)."""
     p = params
+    reg = intraday_1m[intraday_1m["session"] == "regular"]
+    with_history = reg["date"].nunique() > p.rvol_sessions
     rows = []
-    for symbol, g in intraday_1m[intraday_1m["session"] == "regular"].groupby("symbol"):
+    for symbol, g in reg.groupby("symbol"):
         g = g.sort_values("ts").reset_index(drop=True)
         day = g["date"]
         minute = (g["ts"] - g.groupby("date")["ts"].transform("min")).dt.total_seconds() // 60
+        ny = g["ts"].dt.tz_convert(NY_TZ)
+        clock = ny.dt.hour * 60 + ny.dt.minute
         opening = minute < p.or_window
         or_high = g["high"].where(opening).groupby(day).transform("max")
         or_low = g["low"].where(opening).groupby(day).transform("min")
@@ -206,26 +226,36 @@ def orb(intraday_1m: pd.DataFrame, params: OrbParams = OrbParams()) -> pd.DataFr
         vol = g["volume"].astype(float)
         avg_volume = vol.groupby(day).rolling(p.volume_bars, min_periods=1).mean().droplevel(0)
         avg_volume = avg_volume.groupby(day).shift(1)  # the previous bars of the session
-        rvol_time = _grouped_relative_volume(g["volume"], minute, p.rvol_sessions)
-        late = (minute >= p.or_window + p.entry_window) & (p.entry_window > 0)
-        ok = (minute >= p.or_window) & ~late & (vol >= p.volume_multiple * avg_volume)
-        ok &= range_pct.between(p.min_range_pct, p.max_range_pct)
-        for side, beyond in (("long", g["close"] > or_high), ("short", g["close"] < or_low)):
+        volume_ratio = (vol / avg_volume).where(avg_volume != 0)  # no volume: no ratio, which fails
+        in_window = (minute >= p.or_window) & ((minute < p.or_window + p.entry_window) | (p.entry_window <= 0))
+        ranged = range_pct.between(p.min_range_pct, p.max_range_pct)
+        for side, beyond, past_level in (("long", g["close"] > or_high, g["close"] - or_high),
+                                         ("short", g["close"] < or_low, or_low - g["close"])):
             long = side == "long"
-            for k in g[ok & beyond].groupby("date").head(1).index:  # the first confirmed bar per session
+            candidates = g[in_window & ranged & beyond]
+            if p.first_close_only:
+                candidates = candidates.groupby("date").head(1)
+            at = candidates.index
+            ok = (volume_ratio[at] >= p.volume_multiple) & (past_level[at] <= p.max_extension * height[at])
+            at = at[ok.to_numpy()]
+            rvol = {}
+            if p.min_rvol_time > 0:
+                rvol = {k: _rvol_at_time(g, clock, k, p.rvol_sessions) if with_history else np.nan for k in at}
+                at = at[[rvol[k] >= p.min_rvol_time for k in at]]
+            for k in g.loc[at].groupby("date").head(1).index:  # the first per session and side
                 close, hi, lo = g["close"][k], or_high[k], or_low[k]
-                target = hi + p.target_multiple * height[k] if long else lo - p.target_multiple * height[k]
-                if (close >= target) if long else (close <= target):
-                    continue  # as the screener: the side's first confirmed bar is past its target
+                sign = 1.0 if long else -1.0
                 stop = (hi + lo) / 2.0 if p.stop_at_midpoint else (lo if long else hi)
                 span = g["high"][k] - g["low"][k]
                 to_end = (close - g["low"][k]) if long else (g["high"][k] - close)
                 strength = to_end / span if span > 0 else 1.0
-                rv = 0.0 if np.isnan(rvol_time[k]) else clip01(rvol_time[k] / 3.0)
-                score = (4.0 * clip01(vol[k] / avg_volume[k] / (3.0 * p.volume_multiple)) + 2.0 * rv
+                rv = rvol[k] if k in rvol else (_rvol_at_time(g, clock, k, p.rvol_sessions) if with_history else np.nan)
+                score = (4.0 * clip01(volume_ratio[k] / (3.0 * p.volume_multiple))
+                         + 2.0 * (0.0 if np.isnan(rv) else clip01(rv / 3.0))
                          + 2.0 * strength + 2.0 * clip01(1.0 - (minute[k] - p.or_window) / EARLY_MINUTES))
                 rows.append({"date": day[k], "symbol": symbol, "side": side, "score": score, "entry": close,
-                             "stop": stop, "target": target, "or_high": hi, "or_low": lo})
+                             "stop": stop, "target": close + sign * p.target_multiple * height[k],
+                             "or_high": hi, "or_low": lo, "rvol_time": rv})
     return _finish(rows)
 
 
@@ -349,7 +379,7 @@ def ema_pullback(daily: pd.DataFrame, params: EmaPullbackParams = EmaPullbackPar
               & (c >= fast * (1 - tol)) & (((c > o) & (c > fast)) | (c > h.shift(1))))
         down = ((fast_prev < slow_prev) & (fast_prev < fast_prev_then) & (h >= fast * (1 - touch))
                 & (c <= fast * (1 + tol)) & (((c < o) & (c < fast)) | (c < lo.shift(1))))
-        ok = (up | down) & g_atr.notna() & (c >= p.min_price) & (avg_volume >= p.min_avg_volume)
+        ok = (up | down) & (g_atr > 0) & (c >= p.min_price) & (avg_volume >= p.min_avg_volume)
         low_n = lo.rolling(p.pullback_days, min_periods=1).min()
         high_n = h.rolling(p.pullback_days, min_periods=1).max()
         for k in np.flatnonzero(ok):

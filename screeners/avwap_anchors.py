@@ -3,9 +3,10 @@
 As of a session (``as_of``, default the latest in the frame), every bar among a symbol's last
 ``lookback_days`` bars (``as_of`` included) is an anchor when it is a gap up / gap down of at
 least ``gap_threshold`` percent against the prior close (``gap_up``, ``gap_down``), has volume of
-at least ``volume_spike`` times its prior ``volume_avg_days``-day average (``volume_spike``), is a
-*confirmed* swing high / low (its high above / low below the ``swing_window`` bars on each side,
-with those later bars on or before ``as_of``: ``swing_high``, ``swing_low``), is the window's
+at least ``volume_spike`` times its prior ``volume_avg_days``-day average (``volume_spike``; never
+over an average of 0), is a *confirmed* swing high / low (its high above / low below the
+``swing_window`` bars on each side, with those later bars on or before ``as_of``: ``swing_high``,
+``swing_low``), is the window's
 highest high / lowest low (the latest one on a tie: ``highest_high``, ``lowest_low``), or is an
 earnings date from the optional ``earnings`` frame (``earnings``). For each (symbol, anchor) the
 anchored VWAP runs from the anchor bar through the ``as_of`` bar with typical price × volume,
@@ -99,7 +100,8 @@ def _flags(bars: pl.DataFrame, params: AnchorParams, earnings: pl.DataFrame | No
         after = pl.all_horizontal(beyond(x, x.shift(-k)) for k in range(1, w + 1))
         return (pl.when(idx >= w).then(before) & pl.when(ahead).then(after)).fill_null(False)
 
-    rvol = pl.when(idx >= n).then(relative_volume("volume", n))  # integer sums: exact
+    # integer sums: exact; null (not NaN) over an average of 0, so a bar without volume is no spike
+    rvol = pl.when(idx >= n).then(relative_volume("volume", n))
     gap = pl.when(idx >= 1).then(gap_percent("open"))
     out = bars.with_columns(
         gap_up=(gap >= params.gap_threshold).fill_null(False),

@@ -13,7 +13,8 @@ longs, below for shorts) + confluence (0.5 per further distinct anchor date recl
 bar, at most 1). One signal per symbol, session and side, on the best-scoring anchor; signals
 below ``min_score`` or under ``min_price`` are dropped. Entry = the close; stop = the AVWAP minus
 (long) / plus (short) ``stop_atr`` × ATR(``atr_period``), or the bar's low / high while ATR is
-not yet defined; target = entry ± ``reward_risk`` × risk.
+not yet defined; target = entry ± ``reward_risk`` × risk. A signal within ``max(lookback_days,
+trend_sma) + 1`` sessions after an unadjusted split (``screeners.splits``) is dropped, and logged.
 
 Inputs: ``daily`` bars (bar contract, enough history for the anchors, the SMA and ATR) and
 ``anchors`` from ``find_anchors`` for the session(s) to screen; the CLI (``screen_daily``)
@@ -176,7 +177,10 @@ def screen(
             pl.when(is_long).then(pl.lit(" reclaimed")).otherwise(pl.lit(" lost")),
         ),
     )
-    return finish(session_close_ts(best), "avwap_reclaim", DETAIL)  # a daily signal is known at the close
+    # anchors, the AVWAPs from them and the trend SMA read this many bars: a split in there mixes scales
+    window = max(params.lookback_days, params.trend_sma) + 1
+    out = session_close_ts(best)  # a daily signal is known at the close
+    return finish(out, "avwap_reclaim", DETAIL, history=daily, history_sessions=window)
 
 
 def screen_daily(daily: pl.DataFrame, params: AvwapReclaimParams = AvwapReclaimParams()) -> pl.DataFrame:

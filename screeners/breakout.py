@@ -11,6 +11,8 @@ than the far side), the target the measured move: entry +/- the range height. Sc
 volume (4, full at 4x), tightness (2.5, full at a zero-width range), length of the base (1.5, full
 at ``max_consolidation_days``) and where the day closed in its own range (2, full at the high for
 a long / the low for a short). The signal's ``ts`` is the session close, when it is confirmed.
+A signal whose base or volume average straddles an unadjusted split (``screeners.splits``) is
+dropped, and logged with the reason.
 
 Input: ``daily`` bars, about 60 sessions back (base + volume average).
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import common
+from screeners.indicators import ratio
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def _candidates(df: pl.DataFrame, p: BreakoutParams) -> pl.DataFrame:
     new_symbol = (pl.col("symbol") != pl.col("symbol").shift(1)).fill_null(True)
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     df = df.with_columns(_r=row, _i=row - pl.when(new_symbol).then(row).forward_fill())
-    df = df.with_columns(avg_volume=avg_volume, rel_volume=volume / avg_volume)
+    df = df.with_columns(avg_volume=avg_volume, rel_volume=ratio(volume, avg_volume))  # null, not NaN, on 0
     return df.filter(
         (pl.col("_i") >= max(p.min_consolidation_days, p.volume_days))
         & (pl.col("rel_volume") >= p.min_relative_volume)
@@ -161,7 +164,10 @@ def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl
         _num(pl.col("target")),
     )
     df = df.with_columns(score=score, reasons=reasons)
-    return common.finish(common.session_close_ts(df), "breakout", DETAIL)
+    # each signal reads its base and volume average: a split among those bars fakes the break
+    window = max(n1, p.volume_days) + 1
+    out = common.session_close_ts(df)
+    return common.finish(out, "breakout", DETAIL, history=daily, history_sessions=window)
 
 
 def main(argv: list[str] | None = None) -> int:

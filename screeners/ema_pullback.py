@@ -12,6 +12,8 @@ red close below it or a close below the prior low). Entry is the close; the stop
 clean touch (2, full when the low/high is at the EMA, 0 when it is an ATR away), bounce volume
 against the 20-day average (1.5, full at 2x) and RSI(14) not stretched (2: a long scores full at
 RSI <= 50 and 0 at >= 70, a short the mirror). The signal's ``ts`` is the session close.
+A signal within 3 x ``slow_period`` sessions after an unadjusted split (``screeners.splits``) is
+dropped, and logged with the reason.
 
 Input: ``daily`` bars, about 120 sessions back (enough to settle the slow EMA).
 """
@@ -106,7 +108,7 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
         df.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
         .filter(
             (up | down)
-            & pl.col("atr").is_not_null()
+            & (pl.col("atr") > 0)  # null-safe: no ATR (or a flat one) scores no touch
             & (c >= p.min_price)
             & (pl.col("avg_volume") >= p.min_avg_volume)
         )
@@ -151,7 +153,10 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
         common.fmt_x(pl.col("rel_volume")),
     )
     df = df.with_columns(score=score, reasons=reasons)
-    return common.finish(common.session_close_ts(df), "ema_pullback", DETAIL)
+    # the slow EMA remembers ~3 x its period: a split in there bends the trend it reads
+    return common.finish(
+        common.session_close_ts(df), "ema_pullback", DETAIL, history=daily, history_sessions=3 * p.slow_period
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,7 +127,9 @@ def _tod_relative_volume(
         if ((tod == tod.shift(w)) | ~back[1]).all():
             window = reg.select(pl.sum_horizontal(pl.col("volume").shift(k * w) for k in range(1, n + 1)))
             mean = window.to_series().cast(pl.Float64) / pl.repeat(float(n), size, eager=True)  # true /
-            return (reg["volume"].cast(pl.Float64) / mean).zip_with(back[n], _nulls(size, pl.Float64))
+            known = back[n] & (mean != 0.0).fill_null(False)  # no volume in the slot: no ratio (not NaN)
+            rvol = (reg["volume"].cast(pl.Float64) / mean).fill_nan(None)
+            return rvol.zip_with(known, _nulls(size, pl.Float64))
     tod = ts.dt.convert_time_zone(NY).dt.time()
     return reg.select(ind.relative_volume_at_time("volume", n).over(pl.col("symbol"), tod)).to_series()
 

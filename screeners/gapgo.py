@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import common
-from screeners.indicators import gap_percent, sorted_by
+from screeners.indicators import gap_percent, ratio, sorted_by
 from tradingstation.core import calendar
 
 TICK = 0.01
@@ -74,7 +74,7 @@ def _premarket(intraday_1m: pl.DataFrame) -> pl.DataFrame:
         premarket_high=pl.col("high").max(),
         premarket_low=pl.col("low").min(),
         premarket_volume=pl.col("volume").sum(),
-        premarket_vwap=(typical * pl.col("volume")).sum() / pl.col("volume").sum(),
+        premarket_vwap=ratio((typical * pl.col("volume")).sum(), pl.col("volume").sum()),
     )
 
 
@@ -134,7 +134,7 @@ def screen(
     )
 
     gap = gap_percent("premarket_last", "prev_close")
-    rel = pl.col("premarket_volume") / (pl.col("avg_daily_volume") * p.premarket_fraction)
+    rel = ratio(pl.col("premarket_volume"), pl.col("avg_daily_volume") * p.premarket_fraction)  # null on 0
     df = df.with_columns(gap_pct=gap, relative_volume=rel)
     up, down = pl.col("gap_pct") >= p.min_gap, pl.col("gap_pct") <= -p.min_gap
     df = df.filter(

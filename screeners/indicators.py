@@ -40,6 +40,7 @@ __all__ = [
     "typical_price",
     "vwap",
     "anchored_vwap",
+    "ratio",
     "relative_volume",
     "relative_volume_at_time",
     "relative_volume_at_time_sorted",
@@ -170,13 +171,21 @@ def anchored_vwap(
     return pl.when(active & (cum_v > 0)).then(cum_pv / cum_v).otherwise(None)
 
 
+def ratio(numerator: IntoExpr, denominator: IntoExpr) -> pl.Expr:
+    """``numerator / denominator``, null (never NaN or infinite) where the denominator is 0 or
+    null or the quotient is NaN: polars orders NaN above every number, so a 0/0 relative volume
+    would pass every ``>=`` threshold; a null fails them all."""
+    den = _e(denominator).cast(pl.Float64)
+    return pl.when(den != 0.0).then(_e(numerator).cast(pl.Float64) / den).fill_nan(None)
+
+
 def relative_volume(volume: IntoExpr, n: int) -> pl.Expr:
     """Relative volume ``v_t / mean(v_{t-n} .. v_{t-1})``: current volume against the mean of
-    the previous ``n`` values (current excluded); null until ``n`` previous values exist.
-    Use ``.over("symbol")``."""
+    the previous ``n`` values (current excluded); null until ``n`` previous values exist, and
+    null when that mean is 0 (no volume: no ratio, see ``ratio``). Use ``.over("symbol")``."""
     _check_n(n)
     v = _e(volume).cast(pl.Float64)
-    return v / v.shift(1).rolling_mean(n, min_samples=n)
+    return ratio(v, v.shift(1).rolling_mean(n, min_samples=n))
 
 
 def relative_volume_at_time(volume: IntoExpr, n: int) -> pl.Expr:
@@ -185,7 +194,7 @@ def relative_volume_at_time(volume: IntoExpr, n: int) -> pl.Expr:
 
     Must be used ``.over(["symbol", "time_of_day"])`` on data sorted by timestamp, so each
     window holds one bar per session in session order (a missing bar makes the window reach
-    further back in sessions). Null until ``n`` earlier sessions exist."""
+    further back in sessions). Null until ``n`` earlier sessions exist, and where their mean is 0."""
     return relative_volume(volume, n)
 
 
@@ -195,10 +204,11 @@ def relative_volume_at_time_sorted(volume: IntoExpr, n: int, keys: list[str]) ->
     mean run on the whole column and are masked where the window would reach into the previous
     group. One pass instead of one per group, which matters when the groups are many and short
     (a 1-minute session has ~390 per symbol). Same values (for integer volumes bit for bit: the
-    rolling sums are exact); null until ``n`` earlier sessions exist. Do not wrap in ``.over``."""
+    rolling sums are exact); null until ``n`` earlier sessions exist and where their mean is 0.
+    Do not wrap in ``.over``."""
     _check_n(n)
     v = _e(volume).cast(pl.Float64)
-    return pl.when(row_index(*keys) >= n).then(v / v.shift(1).rolling_mean(n, min_samples=n))
+    return pl.when(row_index(*keys) >= n).then(ratio(v, v.shift(1).rolling_mean(n, min_samples=n)))
 
 
 def row_index(*keys: str) -> pl.Expr:

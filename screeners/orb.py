@@ -3,21 +3,38 @@
 The opening range is the high and low of a symbol's regular-session bars in the first
 ``or_window`` minutes after its session's open, taken from the data (the first regular bar's
 timestamp per symbol and session, so late opens and early closes need no calendar). A signal
-fires on the first later regular bar that closes above the range high (long) or below the range
-low (short) on volume of at least ``volume_multiple`` x the average volume of the previous
-``volume_bars`` regular bars (the opening minutes are the day's heaviest, so the range's own
-average would confirm almost nothing after it), and within ``entry_window``
-minutes after the range (a late-day close beyond a morning range is no opening-range trade).
-Closes beyond the range on thinner volume are ignored, so a later confirmed bar may still fire;
-at most one signal per symbol, session and side (the first). Ranges narrower than
+fires on a regular bar within ``entry_window`` minutes after the range (a late-day close beyond a
+morning range is no opening-range trade) that closes above the range high (long) or below the
+range low (short), with
+
+- volume of at least ``volume_multiple`` x the average volume of the previous ``volume_bars``
+  regular bars (the opening minutes are the day's heaviest, so the range's own average would
+  confirm almost nothing after it); a ratio over no volume is no ratio, and fails;
+- a close at most ``max_extension`` x the range height past the broken level (a bar that already
+  ran away from the level is a chase, with a worse reward:risk than the setup's);
+- with ``first_close_only`` (the default) it must be the side's *first* close beyond the range:
+  a break on thin volume, or one already too far, is a failed breakout and the side is done for
+  the session; without it a later bar meeting both rules may still fire;
+- with ``min_rvol_time`` > 0, time-of-day relative volume (below) of at least that (a stock "in
+  play"; null without history, which then fails).
+
+At most one signal per symbol, session and side (the first). Ranges narrower than
 ``min_range_pct`` or wider than ``max_range_pct`` (height over midpoint, percent) are skipped.
 Entry is the breakout bar's close, the stop the other side of the range (or its midpoint with
-``--stop-at-midpoint``), the target the broken level +/- ``target_multiple`` x range height; a bar
-that already closed at or past its target is skipped. Score 0-10: volume up to 4 points (full at
-3 x ``volume_multiple``), relative volume at the time of day against the same minute of the
-previous ``rvol_sessions`` sessions up to 2 (full at 3x; 0 when the frame holds no such
-history), the close's position within the breakout bar up to 2 (2 = closed at its extreme), and
-earliness up to 2 (2 right after the range, 0 from two hours after it).
+``--stop-at-midpoint``), the target measured from the entry: entry +/- ``target_multiple`` x range
+height, so reward:risk is at least ``target_multiple / (1 + max_extension)`` (1.6 at the
+defaults). Time-of-day relative volume (``rvol_time``) is the bar's volume against the mean of the
+symbol's bars at the same clock minute (New York time) in its previous ``rvol_sessions`` sessions,
+null when the frame holds fewer. Score 0-10: volume up to 4 points (full at 3 x
+``volume_multiple``), time-of-day relative volume up to 2 (full at 3x; 0 when null), the close's
+position within the breakout bar up to 2 (2 = closed at its extreme), and earliness up to 2 (2
+right after the range, 0 from two hours after it).
+
+Defaults, measured on 44 synthetic S&P 500 sessions (11 from each of four months of 2025): this
+rule flags a median 1.2% of the universe per session (0.2-2.4%) at a median reward:risk of 1.9;
+the previous one (any later volume-confirmed close, target from the broken level) flagged 55-62%
+at a median 1.0. Without ``first_close_only`` the share is 19-26%, so that rule is what brings it
+under 10%; ``max_extension`` is what keeps the reward:risk.
 
 Input: ``intraday_1m`` (1-minute bars of the session(s) to scan, optionally with earlier sessions
 for time-of-day relative volume; only regular-session bars are used).
@@ -30,7 +47,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import common
-from screeners.indicators import relative_volume_at_time, row_index, sorted_by
+from screeners.indicators import ratio, relative_volume_at_time, row_index, sorted_by
 from tradingstation.core.calendar import NY_TZ
 
 KEY = ["symbol", "date"]
@@ -43,7 +60,7 @@ DETAIL: dict[str, pl.DataType] = {
     "range_pct": pl.Float64,
     "breakout_volume": pl.Int64,
     "volume_ratio": pl.Float64,  # breakout volume / average volume of the previous volume_bars bars
-    "rvol_time": pl.Float64,  # breakout volume / same minute of previous sessions (null without history)
+    "rvol_time": pl.Float64,  # breakout volume / same clock minute of earlier sessions (null: no history)
     "minutes_after_open": pl.Int64,
 }
 
@@ -53,19 +70,22 @@ class OrbParams:
     or_window: int = 15  # minutes after the open that make the opening range
     volume_multiple: float = 1.5  # breakout bar volume >= this x the previous bars' average volume
     volume_bars: int = 20  # bars averaged for the volume baseline (the breakout bar excluded)
-    target_multiple: float = 2.0  # target = broken level +/- this x range height
+    target_multiple: float = 2.0  # target = entry +/- this x range height
+    max_extension: float = 0.25  # the entry may close at most this x range height past the broken level
     min_range_pct: float = 0.1  # skip ranges narrower than this (percent of midpoint)
     max_range_pct: float = 6.0  # skip ranges wider than this
     stop_at_midpoint: bool = False  # stop at the range midpoint instead of its other side
     rvol_sessions: int = 5  # previous sessions for time-of-day relative volume
+    min_rvol_time: float = 0.0  # breakout volume >= this x the same clock minute's usual; 0 = off
+    first_close_only: bool = True  # only the side's first close beyond the range may fire
     entry_window: int = 120  # minutes after the range in which a breakout may fire; 0 = all session
 
 
 def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     """The regular-session bars (only the columns used) sorted by symbol and time, with ``_pos``
     (row number), ``_sym`` (a number per symbol), ``_row`` (the bar's number in its session),
-    ``_sess`` (the session's number: 0, 1, ... in frame order) and ``minute`` (minutes after the
-    session's first regular bar)."""
+    ``_sess`` (the session's number: 0, 1, ... in frame order), ``minute`` (minutes after the
+    session's first regular bar) and ``clock`` (the bar's minute of the day, New York time)."""
     reg = intraday_1m.lazy().filter(pl.col("session") == "regular").select(COLUMNS).collect()
     reg = sorted_by(reg, "symbol", "ts").with_columns(
         _pos=pl.int_range(pl.len(), dtype=pl.Int64), _sym=pl.col("symbol").rle_id()
@@ -73,8 +93,10 @@ def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     reg = reg.with_columns(_row=row_index("_sym", "date"))
     first = pl.col("_row") == 0
     session_open = pl.when(first).then(pl.col("ts")).forward_fill()
+    ny = pl.col("ts").dt.convert_time_zone(NY_TZ)
     return reg.with_columns(
         minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64),
+        clock=(ny.dt.hour().cast(pl.Int64) * 60 + ny.dt.minute().cast(pl.Int64)),
         _sess=first.cast(pl.Int64).cum_sum() - 1,
     )
 
@@ -112,16 +134,17 @@ def _with_mean_of_previous(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.Da
 
 
 def _with_rvol_time(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.DataFrame:
-    """``df`` with the time-of-day relative volume of its bars, computed over only the
-    (symbol, minute) groups of ``df``'s bars: a 1-minute session has one group per symbol and
-    minute, and a window over all of them would cost more than the whole screen."""
-    repeated = (pl.col("minute") == pl.col("minute").shift(1)) & (pl.col("_row") > 0)  # within a session
-    if reg["date"].n_unique() <= n and not reg.select(repeated.any()).item():
+    """``df`` with the time-of-day relative volume of its bars: the bar's volume against the mean
+    of the symbol's bars at the same clock minute (New York) in its previous ``n`` sessions
+    (null without them, or when they traded nothing). Computed over only the (symbol, clock)
+    groups of ``df``'s bars: a 1-minute session has one group per symbol and minute, and a window
+    over all of them would cost more than the whole screen."""
+    if reg["date"].n_unique() <= n:
         return df.with_columns(rvol_time=pl.lit(None, pl.Float64))  # no group has n + 1 bars: all null
-    key = pl.col("_sym").cast(pl.Int64) * 2**32 + pl.col("minute")  # one number per (symbol, minute)
+    key = pl.col("_sym").cast(pl.Int64) * 2**32 + pl.col("clock")  # one number per (symbol, clock minute)
     wanted = df.select(key.unique()).to_series()
     history = reg.filter(key.is_in(wanted.implode()))
-    keys = ["symbol", "minute"]
+    keys = ["symbol", "clock"]
     rvol = history.select("_pos", rvol_time=relative_volume_at_time("volume", n).over(keys))
     return df.join(rvol, on="_pos", how="left", maintain_order="left")
 
@@ -143,6 +166,11 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
     )
     ranges = _ranges(reg, p.or_window)
     beyond = (pl.col("close") > pl.col("or_high")) | (pl.col("close") < pl.col("or_low"))
+    long = pl.col("side") == "long"
+    height = pl.col("or_high") - pl.col("or_low")
+    past_level = pl.when(long).then(pl.col("close") - pl.col("or_high")).otherwise(
+        pl.col("or_low") - pl.col("close")
+    )
     df = (
         reg.lazy()
         .filter(in_window)
@@ -151,28 +179,34 @@ def screen(intraday_1m: pl.DataFrame, params: OrbParams = OrbParams()) -> pl.Dat
         .with_columns(side=side)
         .collect()
     )
-    df = _with_mean_of_previous(df, reg, p.volume_bars)
-    df = df.filter(pl.col("volume") >= p.volume_multiple * pl.col("or_avg_volume"))
+    if p.first_close_only:
+        df = df.filter(pl.col("ts") == pl.col("ts").min().over("_sess", "side"))
+    # Null-safe: a 0/0 volume ratio is null and fails the threshold (a NaN would pass it).
+    df = _with_mean_of_previous(df, reg, p.volume_bars).with_columns(
+        volume_ratio=ratio("volume", "or_avg_volume")
+    )
+    df = df.filter(
+        (pl.col("volume_ratio") >= p.volume_multiple) & (past_level <= p.max_extension * height)
+    )
+    if p.min_rvol_time > 0:  # judged on every candidate, so the first in-play bar fires
+        df = _with_rvol_time(df, reg, p.rvol_sessions).filter(pl.col("rvol_time") >= p.min_rvol_time)
     df = df.filter(pl.col("ts") == pl.col("ts").min().over("_sess", "side"))  # the first per side
 
-    long = pl.col("side") == "long"
-    height = pl.col("or_high") - pl.col("or_low")
     far_side = pl.when(long).then(pl.col("or_low")).otherwise(pl.col("or_high"))
+    sign = pl.when(long).then(1.0).otherwise(-1.0)
     df = df.with_columns(
         entry=pl.col("close"),
         stop=pl.col("or_mid") if p.stop_at_midpoint else far_side,
-        target=pl.when(long)
-        .then(pl.col("or_high") + p.target_multiple * height)
-        .otherwise(pl.col("or_low") - p.target_multiple * height),
-    ).filter(pl.when(long).then(pl.col("entry") < pl.col("target")).otherwise(pl.col("entry") > pl.col("target")))
+        target=pl.col("close") + sign * p.target_multiple * height,
+    )
     if df.is_empty():
         return common.empty_signals(DETAIL)
-    df = _with_rvol_time(df, reg, p.rvol_sessions)
+    if "rvol_time" not in df.columns:
+        df = _with_rvol_time(df, reg, p.rvol_sessions)
 
     bar_span = pl.col("high") - pl.col("low")
     close_pos = pl.when(long).then(pl.col("close") - pl.col("low")).otherwise(pl.col("high") - pl.col("close"))
     df = df.with_columns(
-        volume_ratio=pl.col("volume") / pl.col("or_avg_volume"),
         close_strength=pl.when(bar_span > 0).then(close_pos / bar_span).otherwise(1.0),
         after_range=pl.col("minute") - p.or_window,
     )

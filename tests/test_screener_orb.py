@@ -29,16 +29,22 @@ def _bars(symbol: str, spec: list[Bar], date: dt.date = DAY, start: dt.datetime 
     return pl.DataFrame(rows, schema=schemas.INTRADAY_BARS.names(), orient="row").cast(schemas.INTRADAY_BARS)
 
 
-# AAA: a thin close above (minute 20) is ignored, the confirmed one at minute 22 fires long, a
-# second confirmed long at 23 does not, a confirmed close below at 30 fires short.
+# AAA: the first close above (minute 20, 0.2 past the level, heavy) fires long, a second confirmed
+# long at 21 does not, the first close below at 30 fires short.
 AAA = [
+    *_range(),
+    *[(m, 100.8, 100.4, 100.6, 5_000) for m in range(15, 20)],
+    (20, 101.3, 100.9, 101.2, 30_000),
+    (21, 101.4, 101.0, 101.3, 30_000),
+    (30, 100.2, 99.7, 99.8, 40_000),
+]
+# FAIL: the first close above (minute 20) is thin, a confirmed one follows at 22: the break failed.
+FAIL = [
     *_range(),
     *[(m, 100.8, 100.4, 100.6, 5_000) for m in range(15, 20)],
     (20, 101.3, 100.9, 101.2, 12_000),
     (21, 101.1, 100.6, 100.8, 5_000),
-    (22, 101.6, 101.0, 101.5, 30_000),
-    (23, 101.9, 101.4, 101.8, 30_000),
-    (30, 100.2, 99.4, 99.5, 40_000),
+    (22, 101.3, 101.0, 101.2, 30_000),
 ]
 # BBB: same clock, 10x the volume, only thin closes beyond its range (AAA's volume must not leak).
 BBB = [*_range(51.0, 50.0, 100_000), (16, 51.5, 50.9, 51.4, 120_000), (18, 50.1, 49.5, 49.6, 149_999)]
@@ -59,19 +65,19 @@ def test_first_confirmed_breakout_each_side() -> None:
     out = orb.screen(intra)
     assert sorted(zip(out["symbol"], out["side"])) == [("AAA", "long"), ("AAA", "short")]
     lg = _get(out, "AAA", "long")
-    assert lg["ts"] == calendar.session_open(DAY) + dt.timedelta(minutes=22)
+    assert lg["ts"] == calendar.session_open(DAY) + dt.timedelta(minutes=20)
     assert (lg["or_high"], lg["or_low"]) == (101.0, 100.0)  # the 150/50 pre-market bar is ignored
-    assert (lg["entry"], lg["stop"], lg["target"]) == (101.5, 100.0, 103.0)
-    ratio = 30_000 / ((13 * 10_000 + 5 * 5_000 + 12_000 + 5_000) / 20)  # against the previous 20 bars
+    assert (lg["entry"], lg["stop"], lg["target"]) == (101.2, 100.0, 103.2)  # target: entry + 2 x range
+    ratio = 30_000 / ((15 * 10_000 + 5 * 5_000) / 20)  # against the previous 20 bars
     assert lg["breakout_volume"] == 30_000 and lg["volume_ratio"] == pytest.approx(ratio)
-    assert lg["minutes_after_open"] == 22 and lg["rvol_time"] is None
+    assert lg["minutes_after_open"] == 20 and lg["rvol_time"] is None
     assert lg["range_pct"] == pytest.approx(100 / 100.5, abs=1e-9)
-    # volume 4*ratio/4.5 + close in bar (101.5-101.0)/0.6 * 2 + earliness 2*(1-7/120)
-    assert lg["score"] == pytest.approx(4 * ratio / 4.5 + 2 * 0.5 / 0.6 + 2 * (1 - 7 / 120), abs=0.01)
-    for text in ("broke above", "100.0-101.0", "09:52 ET", "3.5×", "15-min"):
+    # volume 4*ratio/4.5 + close in bar (101.2-100.9)/0.4 * 2 + earliness 2*(1-5/120)
+    assert lg["score"] == pytest.approx(4 * ratio / 4.5 + 2 * 0.3 / 0.4 + 2 * (1 - 5 / 120), abs=0.01)
+    for text in ("broke above", "100.0-101.0", "09:50 ET", "3.4×", "15-min"):
         assert text in lg["reasons"], lg["reasons"]
     st = _get(out, "AAA", "short")
-    assert (st["entry"], st["stop"], st["target"]) == (99.5, 101.0, 98.0)
+    assert (st["entry"], st["stop"], st["target"]) == (99.8, 101.0, 97.8)
     assert st["target"] < st["entry"] < st["stop"] and "broke below" in st["reasons"]
 
 
@@ -81,19 +87,20 @@ def test_thin_breakout_does_not_fire_and_boundary_does() -> None:
     below = [*_range(), (16, 101.3, 100.9, 101.2, 14_999)]
     out = orb.screen(_frame(LIM=at_limit, BEL=below))
     assert out["symbol"].to_list() == ["LIM"]
-    assert orb.screen(_frame(BBB=BBB), OrbParams(volume_multiple=1.1))["side"].sort().to_list() == ["long", "short"]
+    looser = OrbParams(volume_multiple=1.1, max_extension=0.5)  # BBB's closes are 0.4 of the range past
+    assert orb.screen(_frame(BBB=BBB), looser)["side"].sort().to_list() == ["long", "short"]
 
 
 def test_bars_inside_the_window_never_fire() -> None:
     early = [(m, 101.0, 100.0, 100.5, 10_000) for m in range(14)] + [(14, 102.0, 100.9, 101.9, 90_000)]
     assert orb.screen(_frame(EAR=early)).is_empty()  # the spike is part of the range
-    out = orb.screen(_frame(EAR=early), OrbParams(or_window=10))
+    out = orb.screen(_frame(EAR=early), OrbParams(or_window=10, max_extension=1.0))  # 0.9 of the range past
     assert out["ts"].to_list() == [calendar.session_open(DAY) + dt.timedelta(minutes=14)]
 
 
 def test_late_open_uses_the_first_regular_bar() -> None:
     late = calendar.session_open(DAY) + dt.timedelta(minutes=30)
-    spec = [*_range(), (10 + 5, 101.4, 100.9, 101.3, 40_000)]
+    spec = [*_range(), (10 + 5, 101.3, 100.9, 101.2, 40_000)]
     intra = pl.concat([_bars("LATE", spec, start=late), _bars("AAA", AAA)]).sort("ts")
     s = _get(orb.screen(intra), "LATE", "long")
     assert s["minutes_after_open"] == 15 and s["ts"] == late + dt.timedelta(minutes=15)
@@ -103,12 +110,13 @@ def test_late_open_uses_the_first_regular_bar() -> None:
 def test_degenerate_and_overextended_ranges_skip() -> None:
     tight = [*_range(50.03, 50.0), (16, 50.06, 50.0, 50.05, 90_000)]  # 0.06% range
     wide = [*_range(110.0, 100.0), (16, 111.0, 109.0, 110.5, 90_000)]  # 9.5% range
-    past_target = [*_range(), (16, 103.5, 101.0, 103.2, 90_000)]  # closes beyond 101 + 2*1
-    intra = _frame(TIG=tight, WID=wide, PAS=past_target)
+    far = [*_range(), (16, 103.5, 101.0, 103.2, 90_000)]  # closes 2.2 ranges past the level
+    intra = _frame(TIG=tight, WID=wide, PAS=far)
     assert orb.screen(intra).is_empty()
-    loose = orb.screen(intra, OrbParams(min_range_pct=0.05, max_range_pct=10.0, target_multiple=3.0))
+    loose = orb.screen(intra, OrbParams(min_range_pct=0.05, max_range_pct=10.0, max_extension=3.0))
     assert sorted(loose["symbol"]) == ["PAS", "TIG", "WID"]
     assert (loose["entry"] < loose["target"]).all() and (loose["stop"] < loose["entry"]).all()
+    assert _get(loose, "PAS", "long")["target"] == pytest.approx(103.2 + 2 * 1.0)  # from the entry
 
 
 def test_entry_window_ends_the_hunt() -> None:
@@ -125,7 +133,7 @@ def test_stop_at_midpoint() -> None:
 
 def test_time_of_day_volume_from_history_raises_score() -> None:
     prior = calendar.sessions_before(DAY, 5)
-    quiet = [(m, h, lo, c, 10_000 if m == 22 else v) for m, h, lo, c, v in AAA]
+    quiet = [(m, h, lo, c, 10_000 if m == 20 else v) for m, h, lo, c, v in AAA]
     # ZZZ has no history: AAA's earlier sessions must not stand in for it
     hist = pl.concat([_bars("AAA", quiet, d) for d in prior] + [_bars("AAA", AAA), _bars("ZZZ", AAA)]).sort("ts")
     out = orb.screen(hist).filter(pl.col("date") == DAY)
@@ -139,7 +147,7 @@ def test_time_of_day_volume_from_history_raises_score() -> None:
 
 
 def test_score_prefers_heavier_earlier_breakouts() -> None:
-    strong = [*_range(), (15, 101.5, 101.0, 101.5, 80_000)]
+    strong = [*_range(), (15, 101.2, 100.95, 101.2, 80_000)]
     weak = [*_range(), (90, 101.5, 100.9, 101.1, 16_000)]
     out = orb.screen(_frame(STR=strong, WEA=weak))
     assert out["symbol"].to_list() == ["STR", "WEA"]
@@ -159,3 +167,74 @@ def test_main_runs_end_to_end(tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("TRADINGSTATION_SOURCE", "synthetic")
     assert orb.main(["--tickers", "AAPL,MSFT", "--date", "2025-11-25", "--volume-multiple", "0.5"]) == 0
     assert "orb signal(s) for 2025-11-25" in capsys.readouterr().out
+
+
+def test_a_failed_first_break_ends_the_side() -> None:
+    """A thin first close beyond the range is a failed breakout: the confirmed close after it
+    does not fire at the defaults (it did under the old rule, kept as ``first_close_only=False``)."""
+    assert orb.screen(_frame(FAIL=FAIL)).is_empty()
+    out = orb.screen(_frame(FAIL=FAIL), OrbParams(first_close_only=False))
+    assert _get(out, "FAIL", "long")["minutes_after_open"] == 22
+
+
+def test_entry_no_farther_past_the_level_than_a_fraction_of_the_range() -> None:
+    at_limit = [*_range(), (16, 101.3, 101.0, 101.25, 90_000)]  # 0.25 x the 1.00 range past 101
+    beyond = [*_range(), (16, 101.3, 101.0, 101.26, 90_000)]
+    out = orb.screen(_frame(LIM=at_limit, FAR=beyond))
+    assert out["symbol"].to_list() == ["LIM"]
+    assert orb.screen(_frame(FAR=beyond), OrbParams(max_extension=0.3))["symbol"].to_list() == ["FAR"]
+    lim = _get(out, "LIM", "long")  # reward:risk from the entry: 2 ranges / (1 + 0.25) ranges
+    assert (lim["target"] - lim["entry"]) / (lim["entry"] - lim["stop"]) == pytest.approx(2 / 1.25)
+
+
+def test_time_of_day_volume_is_by_clock_minute() -> None:
+    """Earlier sessions that opened 10 minutes late: the 09:50 bar is compared with their 09:50
+    bars (6,000 shares), not with their bars 20 minutes after their first one (10:00, 30,000)."""
+    prior = calendar.sessions_before(DAY, 5)
+    late = [(m, 100.8, 100.4, 100.6, 6_000 if m == 10 else 30_000 if m == 20 else 10_000) for m in range(40)]
+    starts = {d: calendar.session_open(d) + dt.timedelta(minutes=10) for d in prior}
+    hist = pl.concat([_bars("AAA", late, d, start=starts[d]) for d in prior] + [_bars("AAA", AAA)]).sort("ts")
+    lg = _get(orb.screen(hist).filter(pl.col("date") == DAY), "AAA", "long")
+    assert lg["rvol_time"] == pytest.approx(30_000 / 6_000)
+
+
+def test_min_rvol_time_keeps_stocks_in_play_only() -> None:
+    prior = calendar.sessions_before(DAY, 5)
+    quiet = [(m, h, lo, c, 10_000 if m == 20 else v) for m, h, lo, c, v in AAA]
+    hist = pl.concat([_bars("AAA", quiet, d) for d in prior] + [_bars("AAA", AAA), _bars("ZZZ", AAA)]).sort("ts")
+    today = pl.col("date") == DAY
+    assert _get(orb.screen(hist, OrbParams(min_rvol_time=2.5)).filter(today), "AAA", "long")["rvol_time"] == 3.0
+    strict = orb.screen(hist, OrbParams(min_rvol_time=3.5)).filter(today)
+    assert strict.filter(pl.col("side") == "long").is_empty()
+    assert "ZZZ" not in strict["symbol"].to_list()  # no history: no time-of-day volume, no pass
+
+
+@pytest.fixture(scope="module")
+def sp500_session() -> tuple[pl.DataFrame, int]:
+    """Synthetic 1-minute bars of the S&P 500 for DAY and the 5 sessions before it (time-of-day volume)."""
+    from tradingstation.core.universe_lists import load_sp500
+    from tradingstation.resources.sources.base import Interval
+    from tradingstation.resources.sources.synthetic_source import SyntheticSource
+
+    symbols = load_sp500()[0]
+    first = calendar.sessions_before(DAY, 5)[0]
+    fetched = SyntheticSource().fetch(symbols, Interval.MINUTE_1, first, DAY)
+    return schemas.validate_bars(fetched.bars, intraday=True).bars, len(symbols)
+
+
+def test_orb_flags_at_most_a_tenth_of_the_universe_on_a_synthetic_session(sp500_session) -> None:
+    bars, universe = sp500_session
+    p = OrbParams()
+    out = orb.screen(bars).filter(pl.col("date") == DAY)
+    share = out["symbol"].n_unique() / universe
+    assert 0 < share <= 0.10, share
+    assert out["rvol_time"].is_not_null().all()  # 5 earlier sessions: every signal has it
+    long = pl.col("side") == "long"
+    height = pl.col("or_high") - pl.col("or_low")
+    past = pl.when(long).then(pl.col("entry") - pl.col("or_high")).otherwise(pl.col("or_low") - pl.col("entry"))
+    assert out.select(((past >= -0.005) & (past <= p.max_extension * height + 0.005)).all()).item()
+    from_entry = pl.col("entry") + pl.when(long).then(1.0).otherwise(-1.0) * p.target_multiple * height
+    assert out.select(((pl.col("target") - from_entry).abs() <= 0.011).all()).item()  # both rounded to cents
+    # the test can fail: the old rule (any later confirmed close) flags about a fifth of the universe
+    old = orb.screen(bars, OrbParams(first_close_only=False, max_extension=1e9)).filter(pl.col("date") == DAY)
+    assert old["symbol"].n_unique() / universe > 0.10

@@ -53,12 +53,18 @@ ASSET_INPUTS = {
 
 
 def _asset_inputs(asset: dg.AssetsDefinition) -> dict[str, object]:
+    """Each upstream's sessions as (start, end) offsets from the session, or "same": the input's
+    history window (tradingstation.resources.windows); every graph edge itself is the same session."""
+    from tradingstation.resources.windows import WINDOW_KEY
+
+    inputs = {key: name for name, key in asset.keys_by_input_name.items()}
     out: dict[str, object] = {}
     for dep in asset.specs_by_key[asset.key].deps:
-        mapping = dep.partition_mapping
-        out[dep.asset_key.to_user_string()] = (
-            "same" if mapping is None else (mapping.start_offset, mapping.end_offset)
-        )
+        assert dep.partition_mapping is None, dep  # no edge widens a backfill
+        name = inputs.get(dep.asset_key)
+        window = asset.node_def.input_def_named(name).metadata.get(WINDOW_KEY) if name else None
+        before, include = (window["before"], window["include_session"]) if window else (0, True)
+        out[dep.asset_key.to_user_string()] = "same" if before == 0 and include else (-before, 0 if include else -1)
     return out
 
 
@@ -86,7 +92,10 @@ def test_signal_assets_are_generated_from_the_specs() -> None:
         asset = by_key[f"{name}_signals"]
         assert _asset_inputs(asset) == ASSET_INPUTS[name], name
         assert ("lake" in asset.required_resource_keys) == spec.needs_today_bar
-        assert asset.specs_by_key[asset.key].description == spec.description
+        # The UI gets the docstring's first line and the asset's session and inputs; the rules stay in it.
+        description = asset.specs_by_key[asset.key].description
+        assert description.startswith(spec.description.splitlines()[0]) and f"The {spec.session} session" in description
+        assert len(description.splitlines()) == 3
         assert asset.specs_by_key[asset.key].group_name == "signals"
 
 
@@ -95,9 +104,7 @@ def test_each_module_main_hands_over_to_its_spec(name: str, capsys: pytest.Captu
     import importlib
 
     module = importlib.import_module(f"screeners.{name}")
-    with pytest.raises(SystemExit) as exit_:
-        module.main(["--help"])
-    assert exit_.value.code == 0
+    assert module.main(["--help"]) == 0  # argparse's exit becomes the return status
     out = capsys.readouterr().out
     assert out.startswith(f"usage: python -m screeners.{name} ")
     flags = [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(registry.spec(name).params)]
@@ -172,8 +179,7 @@ def test_the_toy_gets_its_command(register_toy, tmp_path: Path, monkeypatch, cap
     register_toy()
     monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path))
     monkeypatch.setenv("TRADINGSTATION_SOURCE", "synthetic")
-    with pytest.raises(SystemExit):
-        toy_main(["--help"])
+    assert toy_main(["--help"]) == 0
     help_text = capsys.readouterr().out
     assert "usage: python -m screeners.toy" in help_text and "--min-body-pct" in help_text
     assert "(default 1.0)" in help_text and "Toy: a daily bar" in help_text
