@@ -106,6 +106,22 @@ def test_a_session_missing_in_the_middle_is_a_gap_but_a_late_start_is_not() -> N
     }
 
 
+def test_a_session_out_of_the_symbols_universe_is_no_gap() -> None:
+    """Bars follow each session's universe: a symbol excluded that day (price dipped under $5) is
+    not written, and the gap rule, told the expected (date, symbol) pairs, does not count it."""
+    window = checks.gap_window(NORMAL_DAY)
+    excluded = window[10]
+    rows = [bar("AAA", d) for d in window] + [bar("DIPPED", d) for d in window if d != excluded]
+    expected = pl.DataFrame(
+        [{"date": d, "symbol": s} for d in window for s in ("AAA", "DIPPED") if (d, s) != (excluded, "DIPPED")],
+        schema={"date": pl.Date, "symbol": pl.String},
+    )
+    assert not checks.missing_sessions(frame(rows), window).passed  # without the universe: a gap
+    assert checks.missing_sessions(frame(rows), window, expected).passed
+    in_universe = pl.concat([expected, pl.DataFrame({"date": [excluded], "symbol": ["DIPPED"]})])
+    assert checks.missing_sessions(frame(rows), window, in_universe).offenders == ["DIPPED"]
+
+
 def test_no_gaps_passes() -> None:
     window = checks.gap_window(NORMAL_DAY)
     rows = [bar("AAA", d) for d in window] + [bar("LATE", d) for d in window[5:]]
@@ -173,18 +189,24 @@ def test_a_sixty_percent_price_jump_warns() -> None:
     )
 
 
-def test_a_four_hundred_percent_volume_jump_warns_but_two_hundred_does_not() -> None:
+def test_a_volume_step_counts_only_with_a_price_step_over_a_quarter() -> None:
     d0, d1 = calendar.sessions_before(NORMAL_DAY, 1)[0], NORMAL_DAY
     rows = [
-        bar("LOUD", d0, v=1000),
-        bar("LOUD", d1, v=5000),
-        bar("BUSY", d0, v=1000),
-        bar("BUSY", d1, v=3000),
+        bar("SPLIT", d0, c=10.0, v=1000),
+        bar("SPLIT", d1, o=7.0, h=7.2, low=6.8, c=7.0, v=5000),  # -30 % on 5x the shares
+        bar("NEWS", d0, c=10.0, v=1000),
+        bar("NEWS", d1, o=10.1, h=10.3, low=10.0, c=10.2, v=50_000),  # 50x the shares, price flat
+        bar("DRIFT", d0, c=10.0, v=1000),
+        bar("DRIFT", d1, o=7.0, h=7.2, low=6.8, c=7.0, v=3000),  # -30 % on 3x: no volume step
     ]
     found = checks.price_volume_steps(frame(rows))
-    assert not found.passed and found.offenders == ["LOUD"] and found.counts["volume_steps"] == 1
+    assert not found.passed and found.offenders == ["SPLIT"] and found.counts["volume_steps"] == 1
+    assert found.counts["price_steps"] == 0
     assert found.details.select("kind", "volume_step").row(0) == ("volume", 4.0)
+    assert "with a price step > 25%" in found.description
     assert checks.price_volume_steps(frame(rows), [d0]).passed  # only bars of the sessions asked are judged
+    # A volume step alone, however large, is ordinary market life: no finding.
+    assert checks.price_volume_steps(frame([r for r in rows if r["symbol"] == "NEWS"])).passed
 
 
 def test_forty_percent_is_no_price_step() -> None:

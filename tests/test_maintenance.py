@@ -281,4 +281,6 @@ def test_detect_gaps_finds_a_symbol_missing_one_session(tmp_path: Path) -> None:
     assert report.missing_sessions["daily_bars"] == [D("2025-12-01")]
     warning = next(i for i in report.issues if i.severity == "warning")
     assert "NVDA 2025-11-26" in warning.problem and "TSLA" not in warning.problem
-    assert verify(lake).ok  # without check_gaps the files themselves are fine
+    default = verify(lake)  # the missing session is an error by default; per-symbol gaps need check_gaps
+    assert [i.key for i in default.errors] == ["daily_bars"] and not default.gaps
+    assert not any(i.severity == "warning" for i in default.issues)

@@ -199,3 +199,10 @@ def test_real_bars_against_the_bar_contract(real: FilesSource) -> None:
         assert post["ts"].dt.convert_time_zone("America/New_York").dt.time().to_list() == (
             [dt.time(16, 0)] * 3 if interval == "1m" else []
         )
+
+
+def test_a_daily_only_folder_asked_for_minutes_is_absence_not_a_broken_source(real: FilesSource) -> None:
+    """The failed-fetch guard counts errors of the source, not what a fixed catalog does not hold."""
+    result = real.fetch(["AAPL", "GOOG", "NOPE"], "1m", dt.date(2017, 1, 3), dt.date(2017, 1, 3))
+    assert set(result.failures) == {"AAPL", "GOOG", "NOPE"} and result.absent == {"AAPL", "GOOG", "NOPE"}
+    assert result.errors == {}

@@ -7,7 +7,13 @@ secret (credentials, signed URLs) goes into a report. No Dagster here.
 - ``cleanup(lake, policy, today, dry_run)``: delete partitions older than their retention
 - ``backup(lake, target, label)``: snapshot to ``{target}/{label}/`` with ``manifest.json`` last
 - ``restore(lake, source, label, verify=True)``: verify every file, then copy back
-- ``verify(lake, datasets, check_gaps)`` and ``detect_gaps(lake, dataset, start, end)``
+- ``verify(lake, datasets, check_gaps, deep)``: every kind of damage by default (unreadable or
+  garbled files, stray files, leftovers of interrupted writes, missing sessions, a missing bucket);
+  ``deep`` adds the content contract
+- ``find_gaps(lake, dataset, start, end)`` (``detect_gaps``: its frame): per-symbol gaps, going on
+  past damaged files and naming them; ``check_partition`` / ``damaged_partitions``: verify's file
+  check for some sessions of one dataset; ``universe_pairs``: the (date, symbol) pairs each session's
+  universe includes, which the bar assets write and the gap rule expects
 """
 
 from tradingstation.maintenance.backup import (
@@ -22,7 +28,20 @@ from tradingstation.maintenance.backup import (
     read_manifest,
     restore,
 )
-from tradingstation.maintenance.integrity import GAP_SCHEMA, Issue, VerifyReport, detect_gaps, verify
+from tradingstation.maintenance.integrity import (
+    ARTIFACTS,
+    GAP_SCHEMA,
+    FileCheck,
+    GapReport,
+    Issue,
+    VerifyReport,
+    check_partition,
+    damaged_partitions,
+    detect_gaps,
+    find_gaps,
+    universe_pairs,
+    verify,
+)
 from tradingstation.maintenance.retention import (
     CleanupReport,
     Deletion,
@@ -33,8 +52,8 @@ from tradingstation.maintenance.retention import (
 )
 
 __all__ = [
-    "DEFAULT_BACKUP_ROOT", "ENV_BACKUP_ROOT", "GAP_SCHEMA", "MANIFEST",
-    "BackupError", "BackupReport", "CleanupReport", "Deletion", "Issue", "RestoreReport", "RetentionPolicy",
-    "VerifyReport", "backup", "backup_lake", "cleanup", "detect_gaps", "read_manifest", "regular_bars",
-    "restore", "sessions_for_bars", "verify",
+    "ARTIFACTS", "DEFAULT_BACKUP_ROOT", "ENV_BACKUP_ROOT", "GAP_SCHEMA", "MANIFEST",
+    "BackupError", "BackupReport", "CleanupReport", "Deletion", "FileCheck", "GapReport", "Issue", "RestoreReport",
+    "RetentionPolicy", "VerifyReport", "backup", "backup_lake", "check_partition", "cleanup", "damaged_partitions",
+    "detect_gaps", "find_gaps", "read_manifest", "regular_bars", "restore", "sessions_for_bars", "universe_pairs", "verify",
 ]

@@ -173,6 +173,15 @@ class CleanupReport:
     def bytes(self) -> int:
         return sum(d.bytes for d in self.deleted)
 
+    def deleted_by_dataset(self) -> dict[str, dict[str, int | str]]:
+        """Per dataset, what went (dry run: would go): partitions, bytes, first and last session."""
+        out: dict[str, dict[str, int | str]] = {}
+        for name in sorted({d.dataset for d in self.deleted}):
+            days = sorted(d.date for d in self.deleted if d.dataset == name)
+            size = sum(d.bytes for d in self.deleted if d.dataset == name)
+            out[name] = {"partitions": len(days), "bytes": size, "first": days[0].isoformat(), "last": days[-1].isoformat()}
+        return out
+
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         lines = [f"retention on {self.root} as of {self.today}{' (dry run: nothing deleted)' if self.dry_run else ''}"]

@@ -3,6 +3,12 @@
 Every check returns a ``Check`` (name, ok, detail, numbers); a ``HealthReport`` prints a verdict
 and is ``ok`` only when every check is. The daily maintenance asset records the same checks as
 metadata. Nothing here prints a credential.
+
+The lake is judged by ``tradingstation lake verify``'s own verification, so health is UNHEALTHY
+whenever verify fails: ``storage`` writes, reads back and removes a probe, then runs
+:func:`tradingstation.maintenance.verify` over the whole lake (every file read once: on S3 that is
+the lake's size in downloads); ``data`` puts the session's bar partitions (and their quarantine
+files) through verify's file check. ``verify-deployment`` only probes the lake.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from tradingstation import maintenance
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.quality import freshness
@@ -50,29 +57,50 @@ def _guard(name: str, probe: Callable[[], Check]) -> Check:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
 
 
-def check_storage(lake: Lake) -> Check:
-    """The lake is reachable and writable: a probe file is written, read back and removed."""
+def check_storage(lake: Lake, verified: maintenance.VerifyReport | None = None, *, files: bool = True) -> Check:
+    """The lake is reachable and writable (a probe file is written, read back and removed) and, with
+    ``files``, passes ``lake verify`` (``verified``: a report already made of it, else one is made)."""
     key = f"_health/probe-{uuid.uuid4().hex}"
     payload = uuid.uuid4().bytes
     lake.write_bytes(key, payload)
     back = lake.read_bytes(key)
     lake.delete_key(key)
-    return Check("storage", back == payload, f"{lake.root} reachable and writable" if back == payload else "probe mismatch")
+    if back != payload:
+        return Check("storage", False, "probe mismatch")
+    if not files:
+        return Check("storage", True, f"{lake.root} reachable and writable")
+    report = verified if verified is not None else maintenance.verify(lake)
+    numbers = {"files_checked": report.files_checked, "errors": len(report.errors)}
+    if report.ok:
+        return Check("storage", True, f"{lake.root} reachable and writable; {report.files_checked:,} file(s) verified", numbers)
+    shown = "; ".join(f"{i.key}: {i.problem}" for i in report.errors[:3])
+    more = f" (and {len(report.errors) - 3} more)" if len(report.errors) > 3 else ""
+    return Check("storage", False, f"lake verify finds {len(report.errors)} error(s): {shown}{more}", numbers)
 
 
 def check_data(lake: Lake, session: dt.date) -> Check:
-    """The session's bar partitions exist (daily: the session's or, before it exists, the previous)."""
-    rows, missing = {}, []
+    """The session's bar partitions exist, pass verify's file check and hold rows; their quarantine
+    files, when present, pass it too."""
+    rows: dict[str, float | int | str] = {}
+    missing, damaged = [], []
     for dataset in BAR_DATASETS:
-        if not lake.exists(dataset, session):
+        bars = maintenance.check_partition(lake, dataset, session)
+        if bars is None:
             missing.append(f"{dataset}[{session}]")
             continue
-        rows[dataset] = lake.read(dataset, sessions=[session], columns=["symbol"]).height
-        quarantined = lake.read(f"{dataset}_quarantine", sessions=[session], columns=["symbol"]).height
-        rows[f"{dataset}_quarantined"] = quarantined
+        if bars.problem:
+            damaged.append(f"{dataset}[{session}] ({bars.problem})")
+            continue
+        rows[dataset] = bars.rows
+        quarantine = maintenance.check_partition(lake, f"{dataset}_quarantine", session)
+        if quarantine is not None and quarantine.problem:
+            damaged.append(f"{dataset}_quarantine[{session}] ({quarantine.problem})")
+        rows[f"{dataset}_quarantined"] = quarantine.rows if quarantine is not None else 0
     empty = [d for d in BAR_DATASETS if rows.get(d) == 0]
-    ok = not missing and not empty
-    detail = (f"missing {', '.join(missing)}; " if missing else "") + (f"empty {', '.join(empty)}; " if empty else "")
+    ok = not missing and not damaged and not empty
+    detail = "".join(
+        f"{label} {', '.join(items)}; " for label, items in (("missing", missing), ("damaged", damaged), ("empty", empty)) if items
+    )
     return Check("data", ok, detail + ", ".join(f"{k} {v:,}" for k, v in rows.items()), rows)
 
 
@@ -140,9 +168,13 @@ def check_api(source) -> Check:  # source: MarketDataSource
     return Check("api", ok, f"{source.source_name}: SPY {day} " + ("served" if ok else f"not served ({why})"))
 
 
-def health(lake: Lake, session: dt.date, checks: list[str], *, source=None, instance=None) -> HealthReport:
+def health(
+    lake: Lake, session: dt.date, checks: list[str], *, source=None, instance=None,
+    verified: maintenance.VerifyReport | None = None,
+) -> HealthReport:
+    """The named checks; ``verified``: a ``lake verify`` report already made, for ``storage`` to reuse."""
     probes: dict[str, Callable[[], Check]] = {
-        "storage": lambda: check_storage(lake),
+        "storage": lambda: check_storage(lake, verified),
         "data": lambda: check_data(lake, session),
         "signals": lambda: check_signals(lake, session),
         "freshness": lambda: check_freshness(lake),
@@ -188,6 +220,6 @@ def verify_deployment(env: Mapping[str, str] = os.environ) -> HealthReport:
         return Check("calendar", ahead.days >= 365, f"NYSE sessions known until {calendar.last_known_date()}")
 
     checks = [_guard("config", config), _guard("credentials", credentials)]
-    checks.append(_guard("storage", lambda: check_storage(make_lake(env).get())))
+    checks.append(_guard("storage", lambda: check_storage(make_lake(env).get(), files=False)))
     checks += [_guard("instance", instance_storage), _guard("calendar", calendar_horizon)]
     return HealthReport(checks)

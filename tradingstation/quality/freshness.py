@@ -18,18 +18,20 @@ checked: days that are not sessions (weekends, holidays) and session days before
 premarket schedule fetches yesterday's bar from 07:00 ET). The session's own daily bar is
 written after its close by the postmarket run and is the next session's concern.
 
-Why not Dagster's own freshness? Dagster 1.13's ``FreshnessPolicy`` (``time_window`` /
+Why more than Dagster's own freshness? Dagster 1.13's ``FreshnessPolicy`` (``time_window`` /
 ``cron``) judges an asset by its *latest materialization*, whatever partition it wrote: a
 backfill of last year's sessions makes ``intraday_1m`` look fresh while today's partition does
 not exist, and a fresh today's partition written by a run that then failed downstream is not
 told apart. Its cron policy knows no exchange calendar either: a weekday deadline such as
 ``0 9 * * 1-5`` expects an update on Christmas and Good Friday and fails there, and it cannot
-know that 2025-11-28 closes at 13:00. These checks ask the lake for the partition the session
-calendar says must exist at that instant, and look at the bars inside it.
+know that 2025-11-28 closes at 13:00. The native policies are attached anyway, where they cannot
+be wrong (``tradingstation.assets.declarations``: an outage alarm); these rules ask the lake for
+the partition the session calendar says must exist at that instant, and look at the bars inside it.
 
-They run three ways: ``tradingstation.checks.freshness`` (Dagster asset checks, WARN severity, with the reason
-and the last key/timestamp as metadata), the ``freshness_sensor`` (every 5 minutes, alerts once
-per stale dataset and session), and directly from Python.
+They run three ways: ``tradingstation.checks.freshness`` (Dagster asset checks, WARN severity,
+with the reason and the last key/timestamp as metadata; a result that checked nothing,
+``checked=False``, is no evaluation there: *Skipped*, never *Passed*), the ``freshness_sensor``
+(every 5 minutes, alerts once per stale dataset and session), and directly from Python.
 """
 
 from __future__ import annotations

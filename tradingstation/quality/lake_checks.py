@@ -18,11 +18,11 @@ from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.quality import bars as rules
 from tradingstation.quality.bars import Findings
-from tradingstation.quality.universe import session_universes
+from tradingstation.quality.universe import session_universes, universe_pairs
 
 STEP_LOOKBACK = 5  # sessions read before the first checked one, for each symbol's previous bar
-MAX_PRICE_STEP = 0.5  # 50 %: open or close against the previous close
-MAX_VOLUME_STEP = 3.0  # 300 %: 4x the previous session's shares
+# The step thresholds and why they are where they are: rules.price_volume_steps.
+MAX_PRICE_STEP, MAX_VOLUME_STEP = rules.MAX_PRICE_STEP, rules.MAX_VOLUME_STEP
 
 Evaluate = Callable[[Lake, str, list[dt.date]], dict[dt.date, Findings]]
 
@@ -88,11 +88,14 @@ def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Fin
     out = {}
     by_day = {k[0]: v for k, v in history.partition_by("date", as_dict=True).items()}
     empty = history.clear()
+    judged = sorted({w for day in sessions for w in rules.gap_window(day)})
+    universes = session_universes(lake, judged)  # a symbol out of a session's universe is no gap there
+    expected = universe_pairs(universes, judged) if universes is not None else None
     for day in sessions:  # one vectorized check per session, never per symbol
         window = rules.gap_window(day)
         in_window = pl.concat([by_day.get(w, empty) for w in window])
         findings = (
-            rules.missing_sessions(in_window, window)
+            rules.missing_sessions(in_window, window, expected)
             if day in stored
             else _absent("missing_sessions", dataset, day)
         )

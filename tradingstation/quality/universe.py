@@ -3,7 +3,9 @@
 The bar assets fetch a session's bars for the included symbols of that session's universe; the
 universe-coverage check must judge the session against the same symbols. A session without a
 universe partition borrows the latest stored before it (or else the earliest stored), so a
-backfill of bars alone works once any universe exists. Both call :func:`session_universes`.
+backfill of bars alone works once any universe exists. Both call :func:`session_universes`;
+:func:`universe_pairs` gives the (date, symbol) pairs a session's bars hold, which the bar assets
+write and the gap rules expect.
 
 Here, not in the asset modules, because the checks and the sensors use it too; in the quality
 layer because the lookup reads the lake (the lake package itself knows no dataset's meaning).
@@ -63,3 +65,22 @@ def session_universes(lake: Lake, sessions: Sequence[dt.date]) -> SessionUnivers
     by_day = {k[0]: v for k, v in table.partition_by("date", as_dict=True).items()}
     included = {u: included_symbols(by_day[u]) if u in by_day else [] for u in wanted}
     return SessionUniverses(used, included)
+
+
+def universe_pairs(universes: SessionUniverses, sessions: Sequence[dt.date], extra: Sequence[str] = ()) -> pl.DataFrame:
+    """(date, symbol) pairs the bars of ``sessions`` hold: the included symbols of each session's own
+    universe (borrowed as :mod:`tradingstation.quality.universe` says), plus ``extra`` on every
+    session. Built by joins, one row per pair."""
+    used = pl.DataFrame(
+        {"date": list(sessions), "universe": [universes.used[d] for d in sessions]},
+        schema={"date": pl.Date, "universe": pl.Date},
+    )
+    members = pl.DataFrame(
+        {"universe": list(universes.included), "symbol": list(universes.included.values())},
+        schema={"universe": pl.Date, "symbol": pl.List(pl.String)},
+    ).explode("symbol").drop_nulls("symbol")
+    pairs = used.join(members, on="universe").select("date", "symbol")
+    if extra:
+        added = used.select("date").join(pl.DataFrame({"symbol": list(extra)}, schema={"symbol": pl.String}), how="cross")
+        pairs = pl.concat([pairs, added])
+    return pairs.unique()
