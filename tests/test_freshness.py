@@ -125,36 +125,84 @@ def test_naive_instants_are_refused(lake: Lake) -> None:
         evaluate(lake, dt.datetime(2025, 12, 1, 10, 0))
 
 
-def test_asset_checks_report_warn_with_reason_and_keys(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_results_carry_reason_and_keys_and_nothing_for_not_checked(lake: Lake) -> None:
     write_minutes(lake, "2025-12-01", "09:40")
-    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-01T10:00"))
     keys = {key.asset_key.path[-1]: key.name for check in FRESHNESS_CHECKS for key in check.check_keys}
     assert keys == {"intraday_1m": "intraday_1m_freshness", "daily_bars": "daily_bars_freshness"}
-    resource = LakeResource(root=lake.root)
-    intraday = freshness_checks.intraday_1m_freshness(lake=resource)
-    assert not intraday.passed and intraday.severity == dg.AssetCheckSeverity.WARN
+    intraday = freshness_checks.check_result(check_intraday(lake, at("2025-12-01T10:00")))
+    assert intraday is not None and not intraday.passed and intraday.severity == dg.AssetCheckSeverity.WARN
+    assert intraday.check_name == "intraday_1m_freshness"
     assert "20 min old" in intraday.metadata["reason"].value
     assert intraday.metadata["last_key"].value.endswith("intraday_1m/date=2025-12-01/part-0.parquet")
     assert intraday.metadata["last_ts"].value == at("2025-12-01T09:40").astimezone(dt.UTC).isoformat()
-    daily = freshness_checks.daily_bars_freshness(lake=resource)
-    assert not daily.passed and daily.metadata["session"].value == "2025-11-28"
-    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-25T10:00"))
-    assert freshness_checks.intraday_1m_freshness(lake=resource).passed
+    daily = freshness_checks.check_result(check_daily(lake, at("2025-12-01T10:00")))
+    assert daily is not None and not daily.passed and daily.metadata["session"].value == "2025-11-28"
+    # Christmas: nothing expected, so no result at all (Skipped), never a pass.
+    assert freshness_checks.check_result(check_intraday(lake, at("2025-12-25T10:00"))) is None
+    assert freshness_checks.check_result(check_daily(lake, at("2025-12-25T10:00"))) is None
+
+
+def freshness_run(lake: Lake, tags: dict[str, str] | None = None) -> tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]:
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("intraday_1m"), dg.AssetSpec("daily_bars")],
+        asset_checks=FRESHNESS_CHECKS,
+        resources={"lake": LakeResource(root=lake.root)},
+        jobs=[dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())],
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("freshness_checks").execute_in_process(instance=instance, tags=tags)
+    return result, instance
+
+
+def check_status(instance: dg.DagsterInstance, asset: str) -> str:
+    """The check's latest execution as the UI resolves it: a planned check whose run succeeded
+    without an evaluation is *Skipped*."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), f"{asset}_freshness")
+    (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    if record.status.value != "PLANNED":
+        return record.status.value
+    run = instance.get_run_by_id(record.run_id)
+    return "SKIPPED" if run is not None and run.is_success else "IN_PROGRESS/FAILED"
 
 
 def test_asset_checks_run_in_dagster(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     """The checks execute as a Dagster run (the lake resource under the key "lake")."""
     lake.write("daily_bars", "2025-11-28", daily_frame(["2025-11-28"], SYMBOLS))
     monkeypatch.setattr(freshness, "now", lambda: at("2025-12-01T10:00"))
-    defs = dg.Definitions(
-        assets=[dg.AssetSpec("intraday_1m"), dg.AssetSpec("daily_bars")],
-        asset_checks=FRESHNESS_CHECKS,
-        resources={"lake": LakeResource(root=lake.root)},
-    )
-    job = dg.define_asset_job("freshness_checks", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    result = defs.resolve_job_def("freshness_checks").execute_in_process()
+    result, instance = freshness_run(lake)
     assert result.success
     evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
     assert evaluations["daily_bars"].passed and not evaluations["intraday_1m"].passed
     assert evaluations["intraday_1m"].severity == dg.AssetCheckSeverity.WARN
+    assert check_status(instance, "daily_bars") == "SUCCEEDED" and check_status(instance, "intraday_1m") == "FAILED"
+
+
+def test_not_checked_is_skipped_never_passed(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a holiday nothing is expected: the run succeeds, no evaluation, the UI shows Skipped."""
+    monkeypatch.setattr(freshness, "now", lambda: at("2025-12-25T10:00"))
+    result, instance = freshness_run(lake)
+    assert result.success and result.get_asset_check_evaluations() == []
+    assert check_status(instance, "daily_bars") == "SKIPPED" and check_status(instance, "intraday_1m") == "SKIPPED"
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("not evaluated (Skipped): 2025-12-25 is not a session (an NYSE holiday)" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"dagster/backfill": "abcdefgh"},
+        {"dagster/partition": "2025-03-03"},
+        {"dagster/asset_partition_range_start": "2025-03-03", "dagster/asset_partition_range_end": "2025-03-07"},
+    ],
+)
+def test_a_session_run_or_backfill_never_judges_the_wall_clock(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, tags: dict[str, str]
+) -> None:
+    """2026's wall clock on a lake holding nothing: evaluated, both would fail; in a run for 2025
+    sessions (a backfill, a partition, a range) they do not evaluate at all."""
+    monkeypatch.setattr(freshness, "now", lambda: at("2026-03-03T12:00"))
+    result, instance = freshness_run(lake, tags)
+    assert result.success and result.get_asset_check_evaluations() == []
+    assert check_status(instance, "daily_bars") == "SKIPPED"
+    stale, _ = freshness_run(lake)
+    assert [e.passed for e in stale.get_asset_check_evaluations()] == [False, False]

@@ -197,8 +197,9 @@ def _market_data_checks() -> list[dg.AssetChecksDefinition]:
             "no_price_volume_jumps",
             steps,
             blocking=False,
-            description="No price step > 50% (open or close against the previous close) and no volume step "
-            "> 300% into the session's bar: a split or a bad print.",
+            description="No price step > 50% (open or close against the previous close), nor > 25% together "
+            "with a volume step > 300%, into the session's bar: a split or a bad print. A volume step alone "
+            "is ordinary (earnings, news) and no finding (tradingstation.quality.bars.price_volume_steps).",
         ),
         bars_check(
             "intraday_1m",

@@ -5,6 +5,16 @@ exactly what a single-run backfill hands over; this IO manager splits the frame 
 column and writes one lake key per session itself (an empty file for a session with no rows).
 Inputs load one partition or a whole window of them (say the 200 sessions before D) in one read.
 
+Each partition's materialization carries that partition's own figures: ``dagster/row_count``,
+``lake_key``, ``lake_bytes`` and ``symbols`` of its file. Dagster logs one materialization per key of
+a range run and copies the output's metadata onto every one of them (``add_output_metadata`` has no
+partition argument: dagster-io/dagster#18123), so the figures go in as partition-scoped asset
+metadata (``add_asset_metadata(..., partition_key=key)``), which Dagster merges over the output's
+for that key only. Totals of a range run are named as such (``range_row_count``,
+``range_partitions``, ``range_bytes``, ``range_first_key``, ``range_last_key``): no figure of a range
+is ever labelled as one partition's. Assets that write beside their output (the bar quarantine) use
+:func:`written_figures` and :func:`record_partitions` the same way.
+
 Names, across the Dagster layer (assets, checks, sensors, resources): ``lake`` is always the
 ``LakeResource`` — Dagster binds a resource to the parameter named like its key, ``"lake"``, so the
 parameter cannot be renamed — and the :class:`~tradingstation.lake.Lake` it opens, the object that
@@ -20,7 +30,8 @@ Below this layer (quality, maintenance, ops, the lake package) there are no reso
 """
 
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import dagster as dg
 import polars as pl
@@ -29,6 +40,7 @@ from tradingstation.core import calendar
 from tradingstation.lake import DEFAULT_ROOT, Lake, WriteInfo
 from tradingstation.quality import replacement
 from tradingstation.quality.bars import MAX_EXCLUDED_SHARE, exclude_broken_bars
+from tradingstation.resources.windows import WINDOW_KEY, window_keys
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -59,7 +71,15 @@ class LakeIOManager(dg.ConfigurableIOManager):
         lake_store = self.lake.get()
         refuse_sharp_shrink(lake_store, dataset, obj, context.asset_partition_keys, context.step_context.run_tags)
         infos = lake_store.write_sessions(dataset, obj, context.asset_partition_keys)
-        context.add_output_metadata(write_metadata(infos))
+        figures = written_figures(infos)
+        if "symbol" in obj.columns and "date" in obj.columns:  # one group_by for every partition of the range
+            per_day = obj.group_by("date").agg(pl.col("symbol").n_unique()).iter_rows()
+            symbols = {day.isoformat(): count for day, count in per_day}
+            for key, meta in figures.items():
+                meta["symbols"] = dg.MetadataValue.int(symbols.get(key, 0))
+        record_partitions(context.step_context, figures, context.asset_key)
+        if len(infos) > 1:
+            context.add_output_metadata(range_figures(infos))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         dataset = context.asset_key.path[-1]
@@ -67,7 +87,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
         columns = (context.definition_metadata or {}).get("columns")
         if not context.has_asset_partitions:
             return lake_store.read(dataset, columns=columns)
-        keys = context.asset_partition_keys
+        # An input's history window (windows.window_in) is loaded here; the graph's edge stays same-session.
+        keys, optional = window_keys(context.asset_partition_keys, (context.definition_metadata or {}).get(WINDOW_KEY))
         stored = {d.isoformat() for d in lake_store.sessions(dataset)}
         present = [k for k in keys if k in stored]
         if not present:
@@ -75,9 +96,10 @@ class LakeIOManager(dg.ConfigurableIOManager):
                 f"{dataset} has none of the {len(keys)} session(s) {keys[0]}..{keys[-1]} this step needs: "
                 f"materialize {dataset} for them first"
             )
-        if len(present) < len(keys):
-            absent = sorted(set(keys) - set(present))
-            context.log.warning(f"{dataset}: {len(absent)} of {len(keys)} sessions missing, e.g. {absent[:5]}")
+        absent = sorted(set(keys) - set(present))
+        if absent:  # a window's optional sessions (windows.window_in) are no fault: an info line
+            log = context.log.warning if set(absent) - optional else context.log.info
+            log(f"{dataset}: {len(absent)} of {len(keys)} sessions missing, e.g. {absent[:5]}")
         return screened(context, dataset, lake_store.read(dataset, sessions=present, columns=columns))
 
 
@@ -119,18 +141,58 @@ def refuse_sharp_shrink(lake_store: Lake, dataset: str, frame: pl.DataFrame, key
         raise dg.Failure(description=replacement.shrink_message(dataset, shrinks, len(stored)), allow_retries=False)
 
 
-def write_metadata(infos: list[WriteInfo]) -> dict[str, dg.MetadataValue]:
-    """Metadata a person can act on for what was written: where, how much."""
+class AcceptsAssetMetadata(Protocol):
+    """An asset's execution context, or the step context an IO manager reaches (both Dagster's)."""
+
+    def add_asset_metadata(
+        self, metadata: Mapping[str, object], asset_key: dg.AssetKey | None = None, partition_key: str | None = None
+    ) -> None: ...
+
+
+def written_figures(
+    infos: Sequence[WriteInfo], *, rows: str = "dagster/row_count", key: str = "lake_key", size: str = "lake_bytes"
+) -> dict[str, dict[str, dg.MetadataValue]]:
+    """Each written partition's own figures, by partition key: its rows, its lake key, its bytes.
+
+    ``rows``/``key``/``size`` name them; another dataset written beside the output names its own
+    (the quarantine: ``rows="quarantined_rows", key="quarantine_key", size="quarantine_bytes"``).
+    """
+    return {
+        i.date.isoformat(): {
+            rows: dg.MetadataValue.int(i.rows),
+            key: dg.MetadataValue.path(i.uri),
+            size: dg.MetadataValue.int(i.bytes),
+        }
+        for i in infos
+    }
+
+
+def record_partitions(
+    context: AcceptsAssetMetadata,
+    per_partition: Mapping[str, Mapping[str, dg.MetadataValue]],
+    asset_key: dg.AssetKey | None = None,
+) -> None:
+    """Put each partition's figures on that partition's materialization, and on no other.
+
+    Dagster merges partition-scoped asset metadata over the output's metadata for that key, so a
+    name the output also carries (say ``dagster/row_count``) shows the partition's own value.
+    """
+    for partition_key, meta in per_partition.items():
+        context.add_asset_metadata(dict(meta), asset_key=asset_key, partition_key=partition_key)
+
+
+def range_figures(infos: Sequence[WriteInfo], prefix: str = "range") -> dict[str, dg.MetadataValue]:
+    """Totals of a range of written partitions, every name saying it is the range's."""
     if not infos:
         return {}
     meta: dict[str, dg.MetadataValue] = {
-        "lake_partitions_written": dg.MetadataValue.int(len(infos)),
-        "lake_bytes": dg.MetadataValue.int(sum(i.bytes for i in infos)),
-        "lake_key": dg.MetadataValue.path(infos[-1].uri),
+        f"{prefix}_partitions": dg.MetadataValue.int(len(infos)),
+        f"{prefix}_row_count": dg.MetadataValue.int(sum(i.rows for i in infos)),
+        f"{prefix}_bytes": dg.MetadataValue.int(sum(i.bytes for i in infos)),
+        f"{prefix}_first_key": dg.MetadataValue.path(infos[0].uri),
+        f"{prefix}_last_key": dg.MetadataValue.path(infos[-1].uri),
     }
-    if len(infos) > 1:
-        meta["lake_first_key"] = dg.MetadataValue.path(infos[0].uri)
     empty = [i.date.isoformat() for i in infos if i.rows == 0]
     if empty:
-        meta["empty_partitions"] = dg.MetadataValue.json(empty[:50])
+        meta[f"{prefix}_empty_partitions"] = dg.MetadataValue.json(empty[:50])
     return meta
