@@ -51,6 +51,8 @@ from screeners import (
     exhaustion_reversal,
     gapgo,
     orb,
+    outcomes,
+    scorecard,
 )
 from tradingstation.core import schemas
 
@@ -242,5 +244,23 @@ schemas.register(
         dashboard.DASHBOARD_SCHEMA,
         "The ranked trade plan of a session: one row per symbol and side",
         ("rank",),
+    )
+)
+
+schemas.register(
+    schemas.Dataset(
+        "signal_outcomes",
+        outcomes.OUTCOMES_SCHEMA,
+        "What happened to each signal (first-touch rule), keyed by the session its outcome became final",
+        ("screener", "symbol", "ts"),
+    )
+)
+
+schemas.register(
+    schemas.Dataset(
+        "screener_scorecard",
+        scorecard.SCORECARD_SCHEMA,
+        "Each screener's track record per score bucket and regime over the sessions ending with the key",
+        ("screener", "score_bucket", "regime"),
     )
 )

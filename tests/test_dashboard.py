@@ -65,7 +65,7 @@ def test_confluence_outranks_single_higher_score_and_composite_math() -> None:
 def test_composite_capped_at_ten_and_same_screener_counts_once() -> None:
     sig = _signals(
         *[_sig("AAA", name, "long", 9.5, 50.0, 48.0, 54.0) for name in ("gapgo", "orb", "breakout")],
-        _sig("AAA", "orb", "long", 9.8, 50.0, 49.0, 54.0, hours_ago=3),
+        _sig("AAA", "orb", "long", 9.8, 50.0, 49.0, 54.0, hours_ago=1.5),  # within 60 min of the others
     )
     row = build_dashboard(sig, BULL, AS_OF, DATE).row(0, named=True)
     assert row["confluence"] == 3 and row["composite_score"] == 10.0
@@ -95,9 +95,12 @@ def test_position_sizing_and_reward_risk() -> None:
     out = build_dashboard(sig, NO_REGIME, AS_OF, DATE).rows_by_key("symbol", named=True, unique=True)
     assert out["AAA"]["shares"] == 500 and out["AAA"]["risk_per_share"] == 2.0
     assert out["AAA"]["position_value"] == 25_000.0 and out["AAA"]["reward_risk"] == 3.0
-    assert out["ZERO"]["shares"] == 0 and out["ZERO"]["reward_risk"] is None
-    assert out["SSS"]["risk_per_share"] == 1.5 and out["SSS"]["shares"] == 666
-    assert out["SSS"]["reward_risk"] == 2.0
+    assert out["ZERO"]["shares"] == 0 and out["ZERO"]["reward_risk"] is None and out["ZERO"]["blocked_by"] == "risk"
+    # $1,000 at risk is 666 shares ($26,640): capped at the largest position, 25% of the account
+    assert out["SSS"]["risk_per_share"] == 1.5 and out["SSS"]["shares"] == 625
+    assert out["SSS"]["reward_risk"] == 2.0 and out["SSS"]["sized_by"] == "max_position"
+    whole = build_dashboard(sig, NO_REGIME, AS_OF, DATE, DashboardParams(max_position_pct=100.0))
+    assert whole.filter(pl.col("symbol") == "SSS")["shares"].item() == 666
     small = DashboardParams(account_size=50_000, risk_per_trade_pct=0.5)
     half = build_dashboard(sig, NO_REGIME, AS_OF, DATE, small)
     assert half.filter(pl.col("symbol") == "AAA")["shares"].item() == 125
@@ -119,14 +122,16 @@ def test_regime_bull_bear_unknown_and_penalty() -> None:
     assert dashboard.market_regime(BULL, DATE - dt.timedelta(days=1), "SPY", 200) == "unknown"
 
 
-def test_both_sides_kept_and_flagged() -> None:
+def test_both_sides_are_a_conflict_not_confluence() -> None:
     sig = _signals(_sig("AAA", "breakout", "long", 6.0, 50.0, 48.0, 54.0),
                    _sig("AAA", "exhaustion_reversal", "short", 5.0, 50.0, 51.0, 47.0),
                    _sig("BBB", "orb", "long", 4.0, 20.0, 19.0, 22.0))
-    out = build_dashboard(sig, NO_REGIME, AS_OF, DATE)
-    assert out.filter(pl.col("symbol") == "AAA")["side"].sort().to_list() == ["long", "short"]
-    flagged = out.filter(pl.col("reasons").str.contains("opposite-side"))["symbol"].to_list()
-    assert flagged == ["AAA", "AAA"]
+    out = build_dashboard(sig, NO_REGIME, AS_OF - dt.timedelta(minutes=30), DATE)  # 15:30 ET: none finished
+    aaa = out.filter(pl.col("symbol") == "AAA")
+    assert aaa["side"].sort().to_list() == ["long", "short"] and aaa["conflict"].to_list() == [True, True]
+    assert aaa["confluence"].to_list() == [1, 1]  # a long and a short never add up
+    assert (aaa["reasons"].str.starts_with("conflict: long and short signals | ")).all()
+    assert out.filter(pl.col("symbol") == "BBB")["conflict"].to_list() == [False]
 
 
 def test_empty_input_gives_full_schema() -> None:
@@ -151,7 +156,8 @@ def test_markdown_preview() -> None:
     md = dashboard.markdown_preview(build_dashboard(sig, BEAR, AS_OF, DATE))
     lines = md.splitlines()
     assert lines[0].startswith("| # | symbol") and len(lines) == 3
-    assert "| 1 | AAA | long | 4.00 | 1 | breakout | 50.00 | 48.00 | 54.00 | 2.00 | 500 | yes |" == lines[2]
+    assert lines[2] == ("| 1 | AAA | long | 4.00 | 4.00 | 1 | breakout | 50.00 | 48.00 | 54.00 | 2.00 | 500 "
+                        "| pending 11-25 15:00 | yes |")
 
 
 def test_html_rows_charts_and_escaping() -> None:
@@ -164,14 +170,13 @@ def test_html_rows_charts_and_escaping() -> None:
     out = build_dashboard(sig, daily, AS_OF, DATE)
     page = dashboard_html.render_html(out, daily, DashboardParams(top_n=2), "Dash <b>")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "Dash &lt;b&gt;" in page and "<link" not in page and "http" not in page.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
-    assert page.count("<tr class=") == 3 and page.count("<svg") == 2
-    assert 'class="short against"' in page and "entry 50.00" in page and "stop 48.00" in page
-    assert page.count("<polyline") == 1  # BBB has no bars: its chart says so
-    assert "no price history" in page
+    assert "Dash &lt;b&gt;" in page and "<link" not in page and "http" not in page
+    assert page.count('id="row-chart-') == 3 and 'class="short against"' in page
+    # top_n=2 charts at most; BBB has no bars, so only AAA's daily chart, linked from its row (tests/test_charts.py)
+    assert page.count('<tr class="chart-row">') == 1 and page.count("<img") == 1
+    assert 'href="#chart-AAA-long"' in page and 'id="chart-AAA-long"' in page and "#chart-BBB-short" not in page
     empty = dashboard_html.render_html(pl.DataFrame(schema=DASHBOARD_SCHEMA), daily, DashboardParams(), "x")
-    assert "no signals" in empty and "<svg" not in empty
+    assert "no signals" in empty and "<img" not in empty
 
 
 def test_main_end_to_end(tmp_path, monkeypatch, capsys) -> None:

@@ -201,3 +201,39 @@ def test_artifacts_sit_beside_their_partition(tmp_path: Path) -> None:
     assert lake.sessions("daily_bars") == []  # an artifact is not a partition
     with pytest.raises(ValueError, match="plain file name"):
         lake.write_artifact("daily_bars", "2025-11-28", "../escape.html", b"x")
+
+
+def named_sessions_read(lake: Lake) -> None:
+    """Named sessions, one of them without a partition: the default returns the others, 'error' names it."""
+    lake.write_sessions("daily_bars", daily_frame(SESSIONS[:2], ["AAPL", "MSFT"]), SESSIONS[:2])
+    back = lake.read("daily_bars", sessions=SESSIONS[:3])
+    assert back["date"].unique().sort().to_list() == [dt.date.fromisoformat(s) for s in SESSIONS[:2]]
+    assert back.height == 4 and back.schema == schemas.DAILY_BARS
+    with pytest.raises(FileNotFoundError, match="no partition for 1 session\\(s\\): 2025-11-28"):
+        lake.read("daily_bars", sessions=SESSIONS[:3], missing="error")
+    assert lake.read("daily_bars", sessions=SESSIONS[2:]).is_empty()
+    assert lake.read("daily_bars", sessions=SESSIONS[1:2], symbols=["MSFT"])["symbol"].to_list() == ["MSFT"]
+
+
+def test_named_sessions_with_one_missing_locally(tmp_path: Path) -> None:
+    named_sessions_read(Lake(str(tmp_path / "lake")))
+
+
+@pytest.mark.s3
+def test_named_sessions_with_one_missing_on_s3(s3_env: str, s3_endpoint: str) -> None:
+    named_sessions_read(Lake(f"s3://{s3_env}/named/lake", endpoint_url=s3_endpoint))
+
+
+@pytest.mark.s3
+def test_s3_read_of_named_sessions_lists_only_when_one_is_missing(
+    s3_env: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(f"s3://{s3_env}/unlisted/lake", endpoint_url=s3_endpoint)
+    lake.write_sessions("daily_bars", daily_frame(SESSIONS[:2], ["AAPL"]), SESSIONS[:2])
+    listings: list[str] = []
+    listed = Lake.sessions
+    monkeypatch.setattr(Lake, "sessions", lambda self, dataset: listings.append(dataset) or listed(self, dataset))
+    assert lake.read("daily_bars", sessions=SESSIONS[:2]).height == 2
+    assert listings == []  # every named file was there: no listing
+    assert lake.read("daily_bars", sessions=SESSIONS[:3]).height == 2
+    assert listings == ["daily_bars"]  # one was missing: one listing said which

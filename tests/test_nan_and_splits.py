@@ -29,7 +29,6 @@ from screeners import (
 from screeners import indicators as ind
 from screeners.dashboard import DashboardParams, build_dashboard, combine_signals
 from tradingstation.core import calendar, schemas
-from tradingstation.core.universe_lists import load_sp500
 from tradingstation.resources.sources.base import Interval
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 
@@ -110,7 +109,12 @@ def test_finish_drops_non_finite_rows_and_says_so(caplog: pytest.LogCaptureFixtu
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, pl.DataFrame]:
     """Synthetic bars of 60 S&P symbols: 200 daily sessions before DAY, 6 of 1-minute, 11 of 30-minute."""
-    symbols, source = load_sp500()[0][:60], SyntheticSource()
+    # A fixed sample (the synthetic source makes bars for any symbol): the first 60 rows of the former
+    # hand-written S&P 500 file, among which ORB, the reversal and the breakout all fire on DAY.
+    symbols = """AAPL MSFT NVDA AVGO ORCL CRM ADBE AMD CSCO ACN IBM INTU NOW TXN QCOM AMAT ADI MU LRCX KLAC
+        PANW ANET INTC SNPS CDNS CRWD APH MSI ADSK ROP FTNT WDAY NXPI MCHP TEL IT CTSH GLW MPWR HPQ
+        HPE ON ANSS KEYS DELL CDW FICO TYL NTAP PTC TDY STX WDC FSLR ZBRA GDDY TER SMCI TRMB JBL""".split()
+    source = SyntheticSource()
 
     def fetch(interval: Interval, back: int, end: dt.date) -> pl.DataFrame:
         raw = source.fetch(symbols, interval, calendar.sessions_before(end, back)[0], end).bars

@@ -158,7 +158,8 @@ def test_a_bar_outside_the_requested_sessions_is_quarantined_not_fatal(tmp_path:
     universe = pl.DataFrame({"symbol": ["AAA", "BBB"], "included": [True, True], "reason": ["", ""]})
     for day in sessions:
         lake.write("universe", day, universe.with_columns(
-            date=pl.lit(day), last_close=10.5, avg_dollar_volume=1e8, list_name=pl.lit("explicit"), list_as_of=pl.lit(day)
+            date=pl.lit(day), last_close=10.5, avg_dollar_volume=1e8, list_name=pl.lit("explicit"), list_as_of=pl.lit(day),
+            sector=pl.lit(None, pl.String), industry=pl.lit(None, pl.String), exchange=pl.lit(None, pl.String),
         ))
     job = dg.define_asset_job("bars", selection=[MARKET_DATA_ASSETS[1]], partitions_def=MARKET_DATA_ASSETS[1].partitions_def)
     tags = {"dagster/asset_partition_range_start": "2025-11-24", "dagster/asset_partition_range_end": "2025-11-28"}

@@ -39,6 +39,14 @@ def test_early_close_market_ticks() -> None:
     assert not late.run_requests and "closed (regular hours until 13:00 ET)" in late.skip_message
 
 
+def test_every_market_tick_refreshes_the_plan_as_of_the_tick() -> None:
+    result = tick("market_schedule", "2025-12-01T10:05")
+    (request,) = result.run_requests
+    assert "master_dashboard" in {k.path[-1] for k in request.asset_selection}
+    as_of = dt.datetime.fromisoformat(request.tags["tradingstation/as_of"])
+    assert as_of == dt.datetime(2025, 12, 1, 10, 5, tzinfo=calendar.NY)
+
+
 def test_orb_waits_for_the_opening_range() -> None:
     (_, _, early), = requested(tick("market_schedule", "2025-12-01T09:40"))
     (_, _, later), = requested(tick("market_schedule", "2025-12-01T09:45"))
@@ -48,7 +56,8 @@ def test_orb_waits_for_the_opening_range() -> None:
 
 def test_postmarket_runs_once_after_the_early_close_and_not_before_a_normal_close() -> None:
     assert requested(tick("postmarket_schedule", "2025-11-28T13:15")) == [
-        ("postmarket:2025-11-28", "2025-11-28", ["daily_bars", "exhaustion_reversal_signals", "intraday_30m", "master_dashboard"])
+        ("postmarket:2025-11-28", "2025-11-28", ["daily_bars", "exhaustion_reversal_signals", "intraday_1m", "intraday_30m",
+                                                 "master_dashboard", "screener_scorecard", "signal_outcomes"])
     ]
     # Same run key at every later tick of the session: Dagster launches it once.
     assert requested(tick("postmarket_schedule", "2025-11-28T16:30"))[0][0] == "postmarket:2025-11-28"
@@ -66,7 +75,8 @@ def test_premarket_fetches_yesterdays_daily_bar_then_todays_premarket() -> None:
     runs = requested(tick("premarket_schedule", "2025-12-26T08:00"))
     assert runs == [
         ("daily:2025-12-24", "2025-12-24", ["daily_bars"]),
-        ("premarket:2025-12-26:0800", "2025-12-26", ["avwap_anchors", "gapgo_signals", "intraday_1m", "universe"]),
+        ("premarket:2025-12-26:0800", "2025-12-26", ["avwap_anchors", "earnings", "gapgo_signals", "intraday_1m",
+                                                     "universe"]),
     ]
     assert "opened at 09:30 ET" in tick("premarket_schedule", "2025-12-26T09:30").skip_message
 

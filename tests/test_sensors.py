@@ -208,7 +208,9 @@ def universe_frame(session: str, included: list[str], excluded: list[str] = ()) 
     day = calendar.session(session)
     rows = [{"date": day, "symbol": s, "included": True, "reason": "", "last_close": 50.0, "avg_dollar_volume": 2e7} for s in included]
     rows += [{"date": day, "symbol": s, "included": False, "reason": "last close 1.0 below $5.0", "last_close": 1.0, "avg_dollar_volume": 2e7} for s in excluded]
-    frame = pl.DataFrame(rows).with_columns(list_name=pl.lit("explicit"), list_as_of=pl.lit(None, dtype=pl.Date))
+    frame = pl.DataFrame(rows).with_columns(list_name=pl.lit("explicit"), list_as_of=pl.lit(None, dtype=pl.Date),
+                                            sector=pl.lit(None, pl.String), industry=pl.lit(None, pl.String),
+                                            exchange=pl.lit(None, pl.String))
     return schemas.conform(frame, schemas.UNIVERSE)
 
 
@@ -318,7 +320,8 @@ def test_freshness_sensor_skips_with_the_reason(lake: Lake, monkeypatch: pytest.
 
 
 def test_sensors_are_stopped_by_default_and_load() -> None:
-    assert {s.name for s in ALL_SENSORS} == {"run_failure_alert", "universe_change_sensor", "freshness_sensor"}
+    assert {s.name for s in ALL_SENSORS} == {"run_failure_alert", "universe_change_sensor", "freshness_sensor",
+                                             "strong_signal_alert"}
     assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in ALL_SENSORS)
     assert freshness_sensor.minimum_interval_seconds == 300
     from tradingstation.checks import FRESHNESS_CHECKS

@@ -8,8 +8,11 @@ from collections.abc import Mapping
 import dagster as dg
 
 from tradingstation.assets.dashboard import master_dashboard
+from tradingstation.assets.declarations import with_declarations
+from tradingstation.assets.earnings import earnings
 from tradingstation.assets.maintenance import lake_maintenance
 from tradingstation.assets.market_data import daily_bars, intraday_1m, intraday_30m
+from tradingstation.assets.outcomes import OUTCOME_ASSETS
 from tradingstation.assets.signals import SIGNAL_ASSETS
 from tradingstation.assets.universe import universe
 from tradingstation.checks import ALL_CHECKS, FRESHNESS_CHECKS
@@ -19,15 +22,19 @@ from tradingstation.resources.config import resources_from_env
 from tradingstation.schedules import build_schedules
 from tradingstation.sensors import ALL_SENSORS, SENSOR_JOBS
 
-MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m]
-ALL_ASSETS = [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, master_dashboard, lake_maintenance]
+MARKET_DATA_ASSETS = [universe, daily_bars, intraday_1m, intraday_30m, earnings]
+# Column schemas, owners, session tags, README links and native freshness policies: declared once.
+ALL_ASSETS = with_declarations(
+    [*MARKET_DATA_ASSETS, *SIGNAL_ASSETS, *OUTCOME_ASSETS, master_dashboard, lake_maintenance]
+)
 
 # Every step runs in the run's own process: the multiprocess executor pays ~3 s of process
 # start per step here, more than most steps take.
 EXECUTOR = dg.in_process_executor
 
 # Freshness checks judge the wall clock, not a session: they run from the UI and the freshness
-# sensor, never inside a (possibly historical) session run.
+# sensor, never inside a (possibly historical) session run. These jobs leave them out; runs Dagster
+# builds itself (a UI backfill adds every check of its assets) find them not evaluating there.
 WITHOUT_FRESHNESS = dg.AssetSelection.checks(*FRESHNESS_CHECKS)
 
 session_job = dg.define_asset_job(

@@ -18,9 +18,51 @@ OPENING_RANGE = dt.timedelta(minutes=15)  # ORB's default window: orb_signals wa
 SETTLE = dt.timedelta(minutes=10)  # after the close, before the postmarket run reads the day's bars
 POSTMARKET_END = dt.time(20, 0)
 
-PREMARKET_ASSETS = ["universe", "avwap_anchors", "intraday_1m", "gapgo_signals"]
-MARKET_ASSETS = ["intraday_1m", "avwap_reclaim_signals", "breakout_signals", "ema_pullback_signals"]
-POSTMARKET_ASSETS = ["daily_bars", "intraday_30m", "exhaustion_reversal_signals", "master_dashboard"]
+PREMARKET_ASSETS = ["universe", "earnings", "avwap_anchors", "intraday_1m", "gapgo_signals"]
+# The plan is refreshed at every market tick (live status); after the close the whole day's 1-minute
+# bars are fetched once more, so the day's intraday signals resolve on every bar of the session.
+MARKET_ASSETS = ["intraday_1m", "avwap_reclaim_signals", "breakout_signals", "ema_pullback_signals", "master_dashboard"]
+POSTMARKET_ASSETS = ["daily_bars", "intraday_1m", "intraday_30m", "exhaustion_reversal_signals", "signal_outcomes",
+                     "screener_scorecard", "master_dashboard"]
+AS_OF_TAG = "tradingstation/as_of"  # the tick's instant: the plan of a market run is as of then
+ORB_ASSET = "orb_signals"  # in the market runs once its opening range has closed
+MAINTENANCE_ASSETS = ["lake_maintenance"]
+# Every asset each session mode's schedule materializes (the premarket also fetches yesterday's
+# daily bar): the catalog's session tags and native freshness policies derive from it.
+SESSION_ASSETS = {
+    "premarket": [*PREMARKET_ASSETS, "daily_bars"],
+    "market": [*MARKET_ASSETS, ORB_ASSET],
+    "postmarket": POSTMARKET_ASSETS,
+    "maintenance": MAINTENANCE_ASSETS,
+}
+
+
+def _names(assets: list[str]) -> str:
+    return ", ".join(assets)
+
+
+# What each schedule runs and when: its description in the UI.
+DESCRIPTIONS = {
+    "premarket_schedule": (
+        "Session days at 07:00, 08:00, 09:00 and 09:20 ET, until the open: the previous session's daily_bars "
+        f"(once, at the first tick), then {_names(PREMARKET_ASSETS)} of today's session (intraday_1m: the "
+        "pre-market bars so far). Skips weekends, holidays and ticks after the open."
+    ),
+    "market_schedule": (
+        f"Every 5 minutes while the market is open (09:30 ET to the close, 13:00 on early closes): "
+        f"{_names(MARKET_ASSETS)}; {ORB_ASSET} too from 15 minutes after the open (its opening range "
+        "closed). Skips weekends, holidays and ticks outside regular hours."
+    ),
+    "postmarket_schedule": (
+        "Once per session, at the first quarter hour 10 minutes after the close (16:15 ET; 13:15 on early "
+        f"closes), until 20:00 ET: {_names(POSTMARKET_ASSETS)}. Skips weekends, holidays and ticks before "
+        "the close; later ticks of the same session find its run key used."
+    ),
+    "maintenance_schedule": (
+        f"Session days at 20:00 ET: {_names(MAINTENANCE_ASSETS)} (lake verify, gap report, retention "
+        "cleanup, lake health). Skips weekends and holidays."
+    ),
+}
 
 
 def _instant(context: dg.ScheduleEvaluationContext) -> dt.datetime:
@@ -44,7 +86,7 @@ def _request(kind: str, day: dt.date, assets: list[str], instant: dt.datetime | 
         run_key=f"{kind}:{day}{stamp}",
         partition_key=day.isoformat(),
         asset_selection=[dg.AssetKey(a) for a in assets],
-        tags={"tradingstation/session": kind},
+        tags={"tradingstation/session": kind, **({AS_OF_TAG: instant.isoformat()} if instant else {})},
     )
 
 
@@ -71,7 +113,7 @@ def market_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.SkipRea
         close = times.close.astimezone(calendar.NY)
         yield dg.SkipReason(f"the {day} session {state} (regular hours until {close:%H:%M} ET)")
         return
-    assets = MARKET_ASSETS + (["orb_signals"] if instant >= times.open + OPENING_RANGE else [])
+    assets = MARKET_ASSETS + ([ORB_ASSET] if instant >= times.open + OPENING_RANGE else [])
     yield _request("market", day, assets, instant)
 
 
@@ -95,7 +137,7 @@ def maintenance_requests(instant: dt.datetime) -> Iterator[dg.RunRequest | dg.Sk
     if times is None:
         yield _not_a_session(day)
         return
-    yield _request("maintenance", day, ["lake_maintenance"])
+    yield _request("maintenance", day, MAINTENANCE_ASSETS)
 
 
 def build_schedules(job: object) -> list[dg.ScheduleDefinition]:
@@ -120,7 +162,7 @@ def build_schedules(job: object) -> list[dg.ScheduleDefinition]:
                 job=job,
                 execution_fn=evaluate,
                 default_status=dg.DefaultScheduleStatus.STOPPED,
-                description=(plan.__doc__ or name),
+                description=DESCRIPTIONS[name],
             )
         )
     return schedules

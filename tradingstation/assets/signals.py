@@ -1,7 +1,10 @@
 """AVWAP anchors and every registered screener's signals: thin wiring of ``screeners/`` into session assets.
 
 One ``<name>_signals`` asset per spec of ``screeners.registry`` (``signal_asset``): its inputs,
-partition mappings and description come from the spec. Each asset screens every session it is
+their history windows and its description come from the spec. Every input is an edge of the same
+session in Dagster's graph; the sessions before it are loaded through the input's window
+(:mod:`tradingstation.resources.windows`), so a backfill touches only the sessions selected. The
+UI shows a two-line description (the rules stay in the screener's docstring and the README). Each asset screens every session it is
 asked for in one call (single-run backfills), keeps the rows of those sessions, and records what it
 found. Daily-bar screeners that run during the market session, before today's daily bar exists,
 use today's bar so far from the 1-minute bars. ``avwap_anchors`` (not a screener) is written here.
@@ -17,14 +20,26 @@ from screeners.common import daily_from_minutes
 from screeners.registry import SCREENERS, ScreenerInput, ScreenerSpec, signals_dataset
 from tradingstation.core import calendar, schemas
 from tradingstation.ops.tables import markdown_table
-from tradingstation.partitions import SESSION_PARTITIONS, sessions_window
+from tradingstation.partitions import SESSION_PARTITIONS
 from tradingstation.resources.lake_io import LakeResource
+from tradingstation.resources.windows import window_in
 
 BAR_COLUMNS = ["symbol", "ts", "open", "high", "low", "close", "volume"]
 
 
-def _daily(before: int, include_current: bool = True) -> dg.AssetIn:
-    return dg.AssetIn("daily_bars", partition_mapping=sessions_window(before, include_current=include_current))
+def summary(doc: str | None) -> str:
+    """A docstring's first line: what the UI shows above the README link."""
+    return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+
+
+def short_description(spec: ScreenerSpec) -> str:
+    """Two lines for the UI: what the screener finds, and when it runs on what."""
+    reads = ", ".join(
+        f"{i.dataset} ({i.sessions_back} sessions before{' and the session' if i.include_session else ''})"
+        if i.sessions_back else i.dataset
+        for i in spec.asset_wiring[1]
+    )
+    return f"{summary(spec.description)}\n\nThe {spec.session} session; reads {reads}."
 
 
 def _asset(name: str, ins: dict[str, dg.AssetIn], description: str, required: list[str] | None = None):
@@ -78,11 +93,31 @@ def signal_output(signals: pl.DataFrame, screener: str, sessions: list[dt.date])
     )
 
 
-@_asset("avwap_anchors", {"daily_bars": _daily(80, include_current=False)}, anchors_mod.__doc__ or "")
-def avwap_anchors(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame) -> dg.Output:
+ANCHOR_DESCRIPTION = (
+    f"{summary(anchors_mod.__doc__)}\n\nThe premarket session; reads daily_bars (80 sessions before), "
+    "earnings (the session's, as far as the lake holds it)."
+)
+
+
+def earnings_anchors(lake: LakeResource, sessions: list[dt.date]) -> pl.DataFrame:
+    """(symbol, date) of the reports in the sessions' ``earnings`` partitions, ``date`` the session
+    that traded on the report: what ``find_anchors`` marks as earnings anchors. Read as far as the
+    lake holds them (no earnings partition yet: no earnings anchors, nothing fails)."""
+    lake_store = lake.get()
+    stored = [d for d in sessions if d in set(lake_store.sessions("earnings"))]
+    if not stored:
+        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date})
+    found = lake_store.read("earnings", sessions=stored, columns=["symbol", "session"])
+    return found.select("symbol", date="session").drop_nulls().unique()
+
+
+@_asset("avwap_anchors", {"daily_bars": window_in("daily_bars", 80, include_session=False)}, ANCHOR_DESCRIPTION,
+        required=["earnings"])
+def avwap_anchors(context: dg.AssetExecutionContext, lake: LakeResource, daily_bars: pl.DataFrame) -> dg.Output:
     sessions = sessions_of(context)
     as_of = {calendar.previous_session(d): d for d in sessions}  # premarket: bars through yesterday
-    found = anchors_mod.find_anchors(daily_bars, as_of=list(as_of))
+    reports = earnings_anchors(lake, sessions)
+    found = anchors_mod.find_anchors(daily_bars, as_of=list(as_of), earnings=reports)
     found = found.with_columns(pl.col("date").replace_strict(as_of, return_dtype=pl.Date))
     types = dict(found.group_by("anchor_type").len().iter_rows()) if found.height else {}
     return dg.Output(
@@ -91,16 +126,15 @@ def avwap_anchors(context: dg.AssetExecutionContext, daily_bars: pl.DataFrame) -
             "dagster/row_count": dg.MetadataValue.int(found.height),
             "symbols": dg.MetadataValue.int(found["symbol"].n_unique() if found.height else 0),
             "by_type": dg.MetadataValue.json(types),
+            "earnings_reports": dg.MetadataValue.int(reports.height),  # 0: no earnings partition, or none reported
             "preview": dg.MetadataValue.md(markdown_table(found)),
         },
     )
 
 
 def _asset_in(i: ScreenerInput) -> dg.AssetIn:
-    """The input as its partition mapping says; the same session needs none (Dagster's identity)."""
-    same_session = i.sessions_back == 0 and i.include_session
-    mapping = None if same_session else sessions_window(i.sessions_back, include_current=i.include_session)
-    return dg.AssetIn(i.dataset, partition_mapping=mapping, dagster_type=pl.DataFrame)
+    """The same session's ``i.dataset``, with the spec's history window loaded by the IO manager."""
+    return window_in(i.dataset, i.sessions_back, include_session=i.include_session, dagster_type=pl.DataFrame)
 
 
 def signal_asset(spec: ScreenerSpec) -> dg.AssetsDefinition:
@@ -112,7 +146,7 @@ def signal_asset(spec: ScreenerSpec) -> dg.AssetsDefinition:
     screen, inputs = spec.asset_wiring
     ins = {i.dataset: _asset_in(i) for i in inputs}
     required = ["intraday_1m"] if spec.needs_today_bar else None
-    decorate = _asset(spec.dataset, ins, spec.description, required=required)
+    decorate = _asset(spec.dataset, ins, short_description(spec), required=required)
 
     def frames(bars: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
         return {i.argument: bars[i.dataset] for i in inputs}

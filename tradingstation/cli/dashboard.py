@@ -68,7 +68,27 @@ def _run_screeners(names: list[str], date: dt.date, extra: int, tickers: list[st
             out[name] = registry.spec(name).screen(**frames)
         except Exception as exc:  # a module not written yet, missing bars, a failing screener
             _warn(f"screener {name} skipped: {exc!r}")
-    return {"daily": bars.get("daily", pl.DataFrame(schema=schemas.DAILY_BARS)), "signals": out}
+    return {"daily": bars.get("daily", pl.DataFrame(schema=schemas.DAILY_BARS)), "signals": out,
+            "minute": bars.get("intraday_1m")}
+
+
+def _status_inputs(window: list[dt.date], date: dt.date, minute: pl.DataFrame | None) -> dict:
+    """The 1-minute bars (rows' status), the previous session's scorecard (plan score) and the session's
+    earnings (next report), from the lake where it holds them; a screener run here brings its own
+    1-minute bars."""
+    found: dict = {"minute_bars": minute, "scorecard": None, "earnings": None}
+    try:
+        lake = Lake.from_env()
+        if minute is None and (stored := [d for d in window if lake.exists("intraday_1m", d)]):
+            found["minute_bars"] = lake.read("intraday_1m", sessions=stored)
+        previous = calendar.previous_session(date)
+        if lake.exists("screener_scorecard", previous):
+            found["scorecard"] = lake.read("screener_scorecard", sessions=[previous])
+        if lake.exists("earnings", date):  # each row's next report
+            found["earnings"] = lake.read("earnings", sessions=[date])
+    except Exception as exc:  # an unreachable lake: statuses from what the run has, screener scores
+        _warn(f"status and track record not read from the lake ({exc})")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,9 +119,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:
         _warn(f"regime symbol {params.regime_symbol}: {exc}")
     signals = combine_signals(frames.values())
-    dash = build_dashboard(signals, daily, as_of, date, params)
-    cols = ["rank", "symbol", "side", "composite_score", "confluence", "screeners", "entry", "stop", "target",
-            "reward_risk", "shares", "against_regime"]
+    status = _status_inputs(window, date, ran["minute"])
+    dash = build_dashboard(signals, daily, as_of, date, params, **status)
+    cols = ["rank", "symbol", "side", "plan_score", "composite_score", "confluence", "screeners", "entry", "stop",
+            "target", "reward_risk", "shares", "blocked_by", "status", "conflict", "against_regime"]
     with pl.Config(tbl_rows=200, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=250):
         print(dash.drop("reasons") if args.verbose else dash.select(cols))
     if args.verbose:
@@ -116,6 +137,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.html:
         from screeners.dashboard_html import render_html  # imports this module
 
-        Path(args.html).write_text(render_html(dash, daily, params, f"TradingStation dashboard {date}"))
+        Path(args.html).write_text(render_html(dash, daily, params, f"TradingStation dashboard {date}",
+                                               minute_bars=status["minute_bars"]))  # pre-market levels, 1m charts
         print(f"wrote {args.html}")
     return 0

@@ -63,6 +63,10 @@ UNIVERSE = pl.Schema(
         "avg_dollar_volume": pl.Float64,
         "list_name": pl.String,  # where the candidate came from: 'sp500', a file, 'explicit', ...
         "list_as_of": pl.Date,
+        # From pytickersymbols for any symbol it knows (core.universe_lists), else null:
+        "sector": pl.String,  # GICS sector
+        "industry": pl.String,  # indicative industry label
+        "exchange": pl.String,  # NYSE | NASDAQ where known (chart links, TradingView watchlists)
     }
 )
 
@@ -80,6 +84,25 @@ SIGNALS = pl.Schema(
         "reasons": pl.String,
     }
 )
+
+# Earnings reports as a source hands them over (``MarketDataSource.earnings``): ``report_date`` is the
+# New York date of the report, ``timing`` before_open | during_session | after_close | unknown
+# (``report_ts``, the announced instant, is null when the source gives no time), ``session`` the
+# first session that trades on the news (the next session after an after-close report, else the
+# report date's session or the next one): the session an earnings AVWAP is anchored to.
+EARNINGS_EVENTS = pl.Schema(
+    {
+        "symbol": pl.String,
+        "report_date": pl.Date,
+        "timing": pl.String,
+        "session": pl.Date,
+        "report_ts": TS,
+        "eps_estimate": pl.Float64,
+        "reported_eps": pl.Float64,
+        "surprise_pct": pl.Float64,
+    }
+)
+EARNINGS = pl.Schema({"date": pl.Date, **EARNINGS_EVENTS})  # the reports known at session D's premarket
 
 
 @dataclass(frozen=True)
@@ -102,6 +125,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset("daily_bars_quarantine", QUARANTINE, "Daily bars that broke the bar contract"),
         Dataset("intraday_1m_quarantine", QUARANTINE, "1-minute bars that broke the bar contract"),
         Dataset("intraday_30m_quarantine", QUARANTINE, "30-minute bars that broke the bar contract"),
+        Dataset("earnings", EARNINGS, "Earnings reports of the universe's symbols known at the session's premarket",
+                ("symbol", "session")),
     )
 }
 

@@ -1,4 +1,4 @@
-"""Alerts: one structured log line always, plus a chat webhook and/or e-mail when configured.
+"""Alerts: one structured log line always, plus a chat webhook, Telegram and/or e-mail when configured.
 
 ``send_alert(title, body, fields, severity)`` never raises: an alert that cannot be delivered is
 logged (without the secret parts of its destination) and the caller goes on.
@@ -13,6 +13,13 @@ TRADINGSTATION_ALERT_SMTP_FROM     sender address
 TRADINGSTATION_ALERT_SMTP_TO       recipients, comma separated
 TRADINGSTATION_ALERT_SMTP_USER     optional login
 TRADINGSTATION_ALERT_SMTP_PASSWORD optional password
+TRADINGSTATION_ALERT_TELEGRAM_TOKEN   a Telegram bot's token; a message is sent when set, to
+TRADINGSTATION_ALERT_TELEGRAM_CHAT_ID the chat (a user, group or channel id; the bot must be in it)
+TRADINGSTATION_ALERT_TELEGRAM_API     the Bot API's base URL (default https://api.telegram.org)
+
+Telegram: the Bot API's ``sendMessage`` (POST ``{api}/bot{token}/sendMessage``, JSON ``chat_id`` and
+plain ``text``, at most 4,096 characters). The token is part of that URL, so the URL is never logged;
+it ends in ``_TOKEN``, so :func:`tradingstation.core.secrets.redact` masks it in any text as well.
 
 The log line goes through ``logging.getLogger("tradingstation.ops.alerts")`` with ``component="alerts"``,
 so with TRADINGSTATION_LOG_FORMAT=json it is one JSON object (``jq 'select(.component=="alerts")'``).
@@ -43,6 +50,11 @@ ENV_SMTP_FROM = "TRADINGSTATION_ALERT_SMTP_FROM"
 ENV_SMTP_TO = "TRADINGSTATION_ALERT_SMTP_TO"
 ENV_SMTP_USER = "TRADINGSTATION_ALERT_SMTP_USER"
 ENV_SMTP_PASSWORD = "TRADINGSTATION_ALERT_SMTP_PASSWORD"
+ENV_TELEGRAM_TOKEN = "TRADINGSTATION_ALERT_TELEGRAM_TOKEN"
+ENV_TELEGRAM_CHAT_ID = "TRADINGSTATION_ALERT_TELEGRAM_CHAT_ID"
+ENV_TELEGRAM_API = "TRADINGSTATION_ALERT_TELEGRAM_API"
+TELEGRAM_API = "https://api.telegram.org"
+_MAX_TELEGRAM = 4096  # the Bot API's limit on a message's text
 
 TIMEOUT_SECONDS = 5.0
 SEVERITIES = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -157,6 +169,54 @@ def send_email(title: str, body: str, fields: Mapping[str, Any], severity: str, 
     return True
 
 
+def telegram_text(title: str, body: str, fields: Mapping[str, Any], severity: str) -> str:
+    """The alert as one plain-text Telegram message: title, body, then ``key: value`` lines."""
+    lines = [f"[{severity.upper()}] {title}", body, ""] + [f"{k}: {_text(v)}" for k, v in fields.items()
+                                                          if v not in (None, "")]
+    return _clip("\n".join(lines).strip(), _MAX_TELEGRAM)
+
+
+def send_telegram(title: str, body: str, fields: Mapping[str, Any], severity: str, env: Mapping[str, str]) -> bool:
+    """POST the alert to the Bot API's sendMessage; True when it answers ``ok``. Never raises; the
+    token (in the URL) never reaches a log line."""
+    token = env.get(ENV_TELEGRAM_TOKEN, "").strip()
+    chat = env.get(ENV_TELEGRAM_CHAT_ID, "").strip()
+    if not chat:
+        log.warning(f"alert not sent to Telegram: {ENV_TELEGRAM_TOKEN} is set but {ENV_TELEGRAM_CHAT_ID} is needed too",
+                    extra={"component": "alerts"})
+        return False
+    api = (env.get(ENV_TELEGRAM_API) or TELEGRAM_API).strip().rstrip("/")
+    payload = {"chat_id": chat, "text": telegram_text(title, body, fields, severity), "disable_web_page_preview": True}
+    request = urllib.request.Request(
+        f"{api}/bot{token}/sendMessage",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "tradingstation-alerts"},
+        method="POST",
+    )
+
+    def hidden(text: str) -> str:  # the token even when shorter than redact() masks
+        return _redact(text.replace(token, "***") if token else text, env)
+
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, answer = exc.code, exc.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        log.warning(hidden(f"alert to Telegram failed: {type(exc).__name__}: {exc}"), extra={"component": "alerts"})
+        return False
+    try:
+        reply = json.loads(answer or b"{}")
+    except ValueError:
+        reply = {}
+    if not 200 <= status < 300 or not isinstance(reply, dict) or reply.get("ok") is not True:
+        why = reply.get("description", "") if isinstance(reply, dict) else ""
+        log.warning(hidden(f"alert to Telegram answered HTTP {status}{': ' + str(why) if why else ''}"),
+                    extra={"component": "alerts"})
+        return False
+    return True
+
+
 def send_alert(
     title: str,
     body: str = "",
@@ -190,6 +250,14 @@ def send_alert(
         except Exception as exc:  # noqa: BLE001 - an alert never raises
             log.warning(_redact(f"alert webhook failed: {type(exc).__name__}: {exc}", env), extra={"component": "alerts"})
             outcome["webhook"] = False
+    if env.get(ENV_TELEGRAM_TOKEN, "").strip():
+        try:
+            outcome["telegram"] = send_telegram(title, body, fields, severity, env)
+        except Exception as exc:  # noqa: BLE001 - an alert never raises
+            token = env.get(ENV_TELEGRAM_TOKEN, "").strip()
+            log.warning(_redact(f"alert to Telegram failed: {type(exc).__name__}: {exc}".replace(token, "***"), env),
+                        extra={"component": "alerts"})
+            outcome["telegram"] = False
     if env.get(ENV_SMTP_HOST, "").strip():
         try:
             outcome["email"] = send_email(title, body, fields, severity, env)

@@ -20,6 +20,13 @@ Rules, in order:
   divides 30, regular session only, in windows aligned to the 09:30 open.
 - a malformed file (missing column, unparsable dates) fails its symbol with a message naming
   the file and the problem; other files go on.
+
+Earnings dates come from an optional ``earnings.csv`` (or ``.parquet``) beside the bars (never read
+as bars): ``symbol``, ``date`` (the report's New York date, any date format above), and optionally
+``time`` (HH:MM New York) or ``timing`` (before_open/bmo, after_close/amc, during_session, unknown)
+and ``eps_estimate``, ``reported_eps``, ``surprise_pct``. Without the file the source says it has
+no earnings dates (``EarningsResult.available`` False); a malformed file is an error naming it.
+(About 320 lines: the earnings file reuses the bar files' date parsing and symbol checks.)
 """
 
 from __future__ import annotations
@@ -35,7 +42,13 @@ from pydantic import PrivateAttr
 
 from tradingstation.core import calendar, schemas
 from tradingstation.core.errors import SourceConfigError
-from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource, daily_ts
+from tradingstation.resources.sources.base import (
+    EarningsResult,
+    FetchResult,
+    Interval,
+    MarketDataSource,
+    daily_ts,
+)
 
 DEFAULT_PATH = "data/files"
 SUFFIXES = (".csv", ".parquet", ".pq")
@@ -46,6 +59,9 @@ _ALIASES = {"SP500": "SPX", "SPX500": "SPX", "GSPC": "SPX", "^GSPC": "SPX", "NAS
 _NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
                   "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M",
                   "%m/%d/%Y", "%Y%m%d")
+EARNINGS_STEM = "earnings"  # earnings.csv / earnings.parquet: report dates, not bars
+_TIMING_WORDS = {"bmo": "before_open", "amc": "after_close", "before_open": "before_open",
+                 "after_close": "after_close", "during_session": "during_session", "unknown": "unknown"}
 _AWARE_FORMATS = ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z")
 
 
@@ -104,6 +120,7 @@ class FilesSource(MarketDataSource):
         where = str(self.resolved_path)
         parts: list[pl.DataFrame] = []
         failures: dict[str, str] = {}
+        absent: set[str] = set()  # not in the folder: what it holds, not an error
         for symbol in symbols:
             if symbol in cat.errors:
                 failures[symbol] = cat.errors[symbol]
@@ -111,6 +128,7 @@ class FilesSource(MarketDataSource):
             have = sorted(m for s, m in cat.bars if s == symbol)
             if not have:
                 failures[symbol] = f"no file for {symbol} in {where}"
+                absent.add(symbol)
             elif interval.minutes in have:
                 parts.append(cat.bars[(symbol, interval.minutes)])
             elif interval is Interval.MINUTE_30 and (finer := [m for m in have if m and 30 % m == 0]):
@@ -118,12 +136,52 @@ class FilesSource(MarketDataSource):
             else:
                 kinds = ", ".join("1d" if m == 0 else f"{m}m" for m in have)
                 failures[symbol] = f"no {interval.value} file for {symbol} in {where} (it has {kinds} bars)"
+                absent.add(symbol)
         if not parts:
-            return FetchResult(schemas.empty(schemas.RAW_BARS), failures, list(cat.notes))
+            return FetchResult(schemas.empty(schemas.RAW_BARS), failures, list(cat.notes), absent)
         bars = pl.concat(parts, how="vertical_relaxed")
         ny_date = pl.col("ts").dt.convert_time_zone(calendar.NY_TZ).dt.date()
         bars = bars.filter(ny_date.is_between(start, end)).sort("symbol", "ts")
-        return FetchResult(bars, failures, list(cat.notes))
+        return FetchResult(bars, failures, list(cat.notes), absent)
+
+
+    def _earnings(self, symbols: list[str], start: dt.date, end: dt.date) -> EarningsResult:
+        root = self.resolved_path
+        files = [root / f"{EARNINGS_STEM}{suffix}" for suffix in SUFFIXES] if root.is_dir() else []
+        file = next((f for f in files if f.is_file()), None)
+        if file is None:
+            return EarningsResult.not_available(f"no {EARNINGS_STEM}.csv or .parquet in {root}: no earnings dates")
+        return EarningsResult(read_earnings_file(file), notes=[f"earnings dates from {file}"])
+
+
+def read_earnings_file(file: Path) -> pl.DataFrame:
+    """An earnings file (see the module docstring) as raw reports; MalformedFileError names the problem."""
+    try:
+        raw = pl.read_csv(file, infer_schema=False) if file.suffix.lower() == ".csv" else pl.read_parquet(file)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise MalformedFileError(f"{file}: cannot be read ({exc})") from exc
+    raw = raw.rename({c: c.strip().lower() for c in raw.columns})
+    if "symbol" not in raw.columns or "date" not in raw.columns:
+        raise MalformedFileError(f"{file}: an earnings file needs columns symbol and date; it has {raw.columns}")
+    dates = _local_times(raw.select(pl.col("date").cast(pl.String) if raw["date"].dtype != pl.Date else "date"),
+                         "date", file).dt.date()
+    out = raw.select(pl.col("symbol").cast(pl.String).str.strip_chars()).with_columns(report_date=dates)
+    out = _checked_symbols(out, file)
+    if "time" in raw.columns:
+        clock = raw["time"].cast(pl.String).str.strip_chars().str.to_time("%H:%M", strict=False)
+        local = pl.col("report_date").dt.combine(pl.col("_clock"))
+        out = out.with_columns(_clock=clock).with_columns(
+            report_ts=local.dt.replace_time_zone(calendar.NY_TZ, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        ).drop("_clock")
+    if "timing" in raw.columns:
+        words = raw["timing"].cast(pl.String).str.strip_chars().str.to_lowercase()
+        unknown = words.filter(words.is_not_null() & ~words.is_in(list(_TIMING_WORDS)))
+        if len(unknown):
+            raise MalformedFileError(f"{file}: unknown timing {unknown[0]!r}; expected one of {sorted(_TIMING_WORDS)}")
+        out = out.with_columns(timing=words.replace_strict(_TIMING_WORDS, default=None))
+    numbers = [c for c in ("eps_estimate", "reported_eps", "surprise_pct") if c in raw.columns]
+    return out.with_columns(raw.select(pl.col(c).cast(pl.Float64, strict=False) for c in numbers))
 
 
 def resample_30m(bars: pl.DataFrame) -> pl.DataFrame:
@@ -151,7 +209,8 @@ def _build_catalog(path: Path, overrides: dict[str, str]) -> _Catalog:
     if path.is_file():
         files = [path]
     elif path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and p.suffix.lower() in SUFFIXES and p.stem.lower() != EARNINGS_STEM)
     else:
         raise SourceConfigError(
             f"the files source path {path} does not exist: set TRADINGSTATION_FILES_PATH to a folder or file of bars"

@@ -16,6 +16,13 @@ Intraday, the regular session is a path pinned to the day's open and close that 
 high and low (placed early or late more often than midday), with U-shaped volatility and volume
 that sums exactly to the daily volume; pre- and post-market minutes trade sparsely (10-25% of
 minutes, thin volume). 30m bars aggregate the same regular-session 1m bars.
+
+Earnings: each symbol reports every 65 weekdays (13 weeks) at its own phase, before the open or
+after the close, both from the same hashes (so fixed for a seed, whatever the range asked); the
+EPS estimate is drawn per report, the reported EPS and surprise only for reports dated before today.
+The price model does not react to them: an earnings anchor lands on an ordinary bar.
+
+(About 340 lines: one model, daily, intraday and earnings drawn from the same hashes, kept together.)
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from tradingstation.core import calendar
-from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource
+from tradingstation.resources.sources.base import EarningsResult, FetchResult, Interval, MarketDataSource
 
 EPOCH = np.datetime64("1995-01-02")  # a Monday: weekday index 0
 BLOCK, SEGMENT, MEMORY = 64, 16, 40
@@ -35,7 +42,8 @@ _G = np.uint64(0x9E3779B97F4A7C15)
 _S = {name: np.uint64(c) for name, c in {
     "param": 0x243F6A8885A308D3, "anchor": 0x13198A2E03707344, "regime": 0xA4093822299F31D0,
     "day": 0x082EFA98EC4E6C89, "intra": 0x452821E638D01377, "bar": 0xBE5466CF34E90C6C,
-    "pre": 0xC0AC29B7C97C50DD, "post": 0x3F84D5B5B5470917}.items()}
+    "pre": 0xC0AC29B7C97C50DD, "post": 0x3F84D5B5B5470917, "earn": 0x7D84A5C3BB2E1F09}.items()}
+EARNINGS_EVERY = 65  # weekdays between a symbol's reports: 13 weeks, a quarter
 
 
 def mix(x: np.ndarray) -> np.ndarray:
@@ -271,6 +279,36 @@ class SyntheticSource(MarketDataSource):
             length = pl.duration(minutes=interval.minutes) if interval.intraday else pl.duration(hours=7)
             result.bars = result.bars.filter(pl.col("ts") + length <= now)
         return result
+
+    def _earnings(self, symbols: list[str], start: dt.date, end: dt.date) -> EarningsResult:
+        keys = symbol_keys(symbols, self.seed)
+        phase_u, timing_u = uniforms(mix(keys ^ _S["earn"]), 2)
+        phase = np.floor(phase_u * EARNINGS_EVERY).astype(np.int64)
+        w_lo, w_hi = _weekday([start])[0], _weekday([end])[0]
+        first = (w_lo - phase) // EARNINGS_EVERY  # the report number at or before start, per symbol
+        k = first[:, None] + np.arange((w_hi - w_lo) // EARNINGS_EVERY + 2)[None]
+        weekday = phase[:, None] + k * EARNINGS_EVERY  # (symbols, reports)
+        est_u, surprise_u = uniforms(hash_at(keys[:, None], k, "earn"), 2)
+        home = np.exp(_params(keys)[0])[:, None]
+        estimate = np.round(home * (0.005 + 0.02 * est_u), 2)  # a quarter's EPS: 0.5-2.5% of the price
+        surprise = np.round(40.0 * (surprise_u - 0.4), 2)  # percent, beats more often than misses
+        rows = np.repeat(np.arange(len(symbols)), k.shape[1])
+        after = (timing_u >= 0.5)[rows]
+        dates = np.busday_offset(EPOCH, weekday.ravel(), roll="forward").astype("datetime64[D]")
+        clock = np.where(after, 16 * 60 + 5, 7 * 60)  # 16:05 or 07:00 New York
+        events = pl.DataFrame({
+            "symbol": pl.Series(symbols, dtype=pl.String).gather(rows),
+            "report_date": pl.Series(dates).cast(pl.Date),
+            "_minute": clock, "eps_estimate": estimate.ravel(), "_surprise": surprise.ravel(),
+        })
+        local = pl.col("report_date").cast(pl.Datetime("us")) + pl.duration(minutes=pl.col("_minute"))
+        reported = pl.col("report_date") < calendar.today_ny()
+        events = events.filter(pl.col("report_date").is_between(start, end)).with_columns(
+            report_ts=local.dt.replace_time_zone(calendar.NY_TZ).dt.convert_time_zone("UTC"),
+            surprise_pct=pl.when(reported).then(pl.col("_surprise")),
+            reported_eps=pl.when(reported).then((pl.col("eps_estimate") * (1 + pl.col("_surprise") / 100)).round(2)),
+        )
+        return EarningsResult(events.drop("_minute", "_surprise"))
 
     def _generate(self, symbols: list[str], interval: Interval, start: dt.date, end: dt.date) -> FetchResult:
         sessions = calendar.sessions_in_range(start, end)

@@ -5,6 +5,14 @@ downloads in chunks, spaces its calls (a limiter shared by every call of the ins
 retries rate limits with exponential backoff, and refuses requests Yahoo cannot serve with a
 SourceLimitError instead of returning an empty frame. Yahoo writes class shares with a dash
 (BRK-B); symbols go out that way and come back canonical (BRK.B).
+
+Earnings dates come from ``yf.Ticker(t).get_earnings_dates(limit=...)``: one call per ticker (Yahoo
+has no multi-ticker earnings call), through the same limiter and rate-limit retries. yfinance 1.7
+returns a frame indexed by a tz-aware ``Earnings Date`` (New York) with ``EPS Estimate``,
+``Reported EPS`` and ``Surprise(%)``, or None when Yahoo lists none (ETFs, unknown tickers):
+such a symbol is named in ``failures``. Yahoo writes an unconfirmed time as midnight: timing unknown.
+
+(About 340 lines: bars and earnings share the limiter, the retry rule and the ticker mapping here.)
 """
 
 from __future__ import annotations
@@ -23,9 +31,16 @@ from pydantic import Field, PrivateAttr
 
 from tradingstation.core import calendar, schemas
 from tradingstation.core.errors import SourceLimitError
-from tradingstation.resources.sources.base import FetchResult, Interval, MarketDataSource, daily_ts
+from tradingstation.resources.sources.base import (
+    EarningsResult,
+    FetchResult,
+    Interval,
+    MarketDataSource,
+    daily_ts,
+)
 
 DownloadFn = Callable[..., pd.DataFrame]
+EarningsFn = Callable[[str, int], "pd.DataFrame | None"]  # (Yahoo ticker, limit) -> get_earnings_dates()
 Window = tuple[dt.date, dt.date]  # a yfinance request range: start inclusive, end exclusive
 PRICES = ("Open", "High", "Low", "Close", "Volume")
 # Yahoo's intraday history: how far back a request may start, and how long one request may be.
@@ -33,6 +48,41 @@ HISTORY_DAYS = {Interval.MINUTE_1: 30, Interval.MINUTE_30: 60}
 MAX_REQUEST_DAYS = {Interval.MINUTE_1: 8}
 COMPACT_CHUNK_SIZE = 20
 COMPACT_REQUESTS_PER_MINUTE = 20.0
+EARNINGS_COLUMNS = {"EPS Estimate": "eps_estimate", "Reported EPS": "reported_eps", "Surprise(%)": "surprise_pct"}
+MAX_EARNINGS_LIMIT = 100  # yfinance refuses more
+
+
+def yahoo_earnings_dates(ticker: str, limit: int) -> pd.DataFrame | None:
+    """``yf.Ticker(ticker).get_earnings_dates(limit=limit)``: the production earnings hook."""
+    import yfinance as yf
+
+    return yf.Ticker(ticker).get_earnings_dates(limit=limit)
+
+
+def earnings_limit(start: dt.date, today: dt.date) -> int:
+    """Rows to ask for: every quarter from ``start`` to a year after ``today`` (Yahoo lists the
+    scheduled reports first), two spare, at most yfinance's 100."""
+    quarters = -(-((today - start).days + 366) // 91)
+    return max(4, min(MAX_EARNINGS_LIMIT, quarters + 2))
+
+
+def earnings_frame_to_events(frame: pd.DataFrame | None, symbol: str) -> pl.DataFrame:
+    """A ``get_earnings_dates`` frame as ``schemas.EARNINGS_EVENTS`` columns (before ``conform_earnings``):
+    ``report_ts`` from the tz-aware index (UTC), ``report_date`` its New York date, the EPS columns."""
+    if frame is None or frame.empty:
+        return pl.DataFrame(schema={"symbol": pl.String, "report_date": pl.Date, "report_ts": schemas.TS})
+    index = pd.DatetimeIndex(frame.index)
+    index = index.tz_convert(calendar.NY_TZ) if index.tz is not None else index.tz_localize(calendar.NY_TZ)
+    table = pd.DataFrame({new: pd.to_numeric(frame[old], errors="coerce") if old in frame.columns else float("nan")
+                          for old, new in EARNINGS_COLUMNS.items()})
+    table["report_ts"] = index.tz_convert("UTC")
+    table = table.reset_index(drop=True)
+    out = pl.from_pandas(table).with_columns(pl.col(c).fill_nan(None) for c in EARNINGS_COLUMNS.values())
+    return out.with_columns(
+        symbol=pl.lit(symbol),
+        report_ts=pl.col("report_ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
+        report_date=pl.col("report_ts").dt.convert_time_zone(calendar.NY_TZ).dt.date(),
+    )
 
 
 def yahoo_download(tickers: list[str], **kwargs: Any) -> pd.DataFrame:
@@ -115,6 +165,7 @@ class Runtime:
     """What a resource instance needs beyond its config: I/O hooks (fakes in tests) and limiter state."""
 
     download: DownloadFn = yahoo_download
+    earnings_dates: EarningsFn = yahoo_earnings_dates
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], dt.datetime] = _utc_now
     random: random.Random = field(default_factory=random.Random)
@@ -145,12 +196,14 @@ class YFinanceSource(MarketDataSource):
         download: DownloadFn | None = None,
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], dt.datetime] | None = None,
+        earnings_dates: EarningsFn | None = None,
         **config: Any,
     ) -> YFinanceSource:
-        """An instance with fake download / sleep / clock, for tests (no network, no waiting)."""
+        """An instance with fake download / earnings / sleep / clock, for tests (no network, no waiting)."""
         source = cls(**config)
         rt = source._rt
         rt.download, rt.sleep, rt.now = download or rt.download, sleep or rt.sleep, now or rt.now
+        rt.earnings_dates = earnings_dates or rt.earnings_dates
         return source
 
     def _with_updated_values(self, values: Any) -> YFinanceSource:
@@ -205,6 +258,38 @@ class YFinanceSource(MarketDataSource):
                 failures[symbol] = f"no data returned by Yahoo: {detail}"
         note = f"yfinance: {calls} download call(s) in {len(windows)} window(s), {retries} rate-limit retr"
         return FetchResult(bars, failures, [note + ("y" if retries == 1 else "ies")])
+
+    def _earnings(self, symbols: list[str], start: dt.date, end: dt.date) -> EarningsResult:
+        limit = earnings_limit(start, self._rt.now().astimezone(calendar.NY).date())
+        frames: list[pl.DataFrame] = []
+        failures: dict[str, str] = {}
+        for symbol in symbols:  # Yahoo answers one ticker a call
+            frame, error = self._earnings_one(to_yahoo(symbol), limit)
+            if error is not None:
+                failures[symbol] = error
+            elif frame is None:
+                failures[symbol] = "Yahoo lists no earnings dates (an ETF, or an unknown ticker)"
+            else:
+                try:
+                    frames.append(earnings_frame_to_events(frame, symbol))
+                except Exception as exc:  # an unexpected shape fails this symbol, not the fetch
+                    failures[symbol] = f"unreadable yfinance earnings frame: {exc!r}"
+        events = pl.concat(frames, how="diagonal_relaxed") if frames else earnings_frame_to_events(None, "")
+        return EarningsResult(events, failures, [f"yfinance: {len(symbols)} earnings call(s), limit {limit}"])
+
+    def _earnings_one(self, ticker: str, limit: int) -> tuple[pd.DataFrame | None, str | None]:
+        """One ticker's earnings dates, retried with backoff while Yahoo rate-limits: (frame, error)."""
+        for attempt in range(self.max_retries + 1):
+            self._wait_for_turn()
+            try:
+                return self._rt.earnings_dates(ticker, limit), None
+            except Exception as exc:
+                if not _looks_rate_limited(exc):
+                    return None, f"earnings dates failed: {type(exc).__name__}: {exc}"
+                if attempt == self.max_retries:
+                    break
+                self._rt.sleep(self.backoff_seconds * 2**attempt * (1 + self._rt.random.uniform(0, 0.5)))
+        return None, f"rate-limited by Yahoo (HTTP 429), gave up after {self.max_retries} retries"
 
     def request_windows(self, interval: Interval, start: dt.date, end: dt.date) -> list[Window]:
         """yfinance [start, end) ranges (end exclusive) covering start..end within Yahoo's limits."""
