@@ -84,6 +84,7 @@ def _universe(symbols: list[str], day: dt.date = dt.date(2025, 11, 25)):
         pl.DataFrame({"symbol": symbols, "included": True, "reason": "", "list_name": "explicit"}).with_columns(
             last_close=pl.lit(None, pl.Float64), avg_dollar_volume=pl.lit(None, pl.Float64),
             list_as_of=pl.lit(None, pl.Date), date=pl.lit(day),
+            sector=pl.lit(None, pl.String), industry=pl.lit(None, pl.String), exchange=pl.lit(None, pl.String),
         ),
         schemas.UNIVERSE,
     )
@@ -128,8 +129,9 @@ def test_run_mode_daily_records_the_lake_health(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     Lake(str(tmp_path / "lake")).write("daily_bars", "2025-11-26", daily_frame(["2025-11-26"], ["NVDA"]))
-    assert cli.main(["run", "--mode", "daily", "--date", "2025-11-26"]) == 0
-    assert "✓ lake_maintenance" in capsys.readouterr().out
+    assert cli.main(["run", "--mode", "daily", "--date", "2025-11-26"]) == 1  # an unhealthy lake fails the mode
+    out = capsys.readouterr().out
+    assert "✓ lake_maintenance" in out and "daily for 2025-11-26 FAILED: the lake is UNHEALTHY" in out
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("lake_maintenance"))
         meta = event.asset_materialization.metadata

@@ -18,6 +18,7 @@ from tradingstation.cli.runs import (
     preflight,
     print_failures,
     print_materializations,
+    queued,
 )
 from tradingstation.cli.screen import symbols_arg
 from tradingstation.core import calendar, schemas
@@ -50,7 +51,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     print_materializations(result)
     print_failures(result)
-    status = "succeeded" if result.success else "FAILED"
+    status = "queued" if queued(result) else "succeeded" if result.success else "FAILED"
     print(f"run {result.run_id} {status} in {elapsed:.1f}s")
     return 0 if result.success else 1
 
@@ -69,13 +70,42 @@ def check_job_and_selection(job: str, selection: list[str] | None) -> None:
             raise TradingStationError(f"{job} has no asset(s) {', '.join(unknown)}; it has {', '.join(sorted(known))}")
 
 
+def now() -> dt.datetime:
+    """The wall clock in UTC: what `run` judges the session's time by (tests put theirs here)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def schedule_verdict(mode: str, day: dt.date, instant: dt.datetime) -> tuple[str | None, list]:
+    """What ``mode``'s schedule does for session ``day`` at ``instant``: (its skip reason, []) or
+    (None, the run requests it makes then). A later session is judged as of its own midnight."""
+    import dagster as dg
+
+    from tradingstation import schedules
+
+    plan = {"premarket": schedules.premarket_requests, "market": schedules.market_requests,
+            "postmarket": schedules.postmarket_requests, "daily": schedules.maintenance_requests}[mode]
+    answers = list(plan(max(instant, dt.datetime.combine(day, dt.time(), tzinfo=calendar.NY))))
+    skipped = [a.skip_message or "skipped" for a in answers if isinstance(a, dg.SkipReason)]
+    return (skipped[0], []) if skipped else (None, answers)
+
+
+# Modes with nothing to do before their window: no regular bars before the open, no whole day
+# before the close. They skip (exit 0, nothing written) as their schedule does, unless the session
+# named with --date has closed. premarket and daily run whenever asked: a late premarket run
+# still finds its pre-market bars, and maintenance judges the lake as it is.
+WAITS_FOR_ITS_WINDOW = ("market", "postmarket")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The runbook's orchestrator: one session mode through the same assets as its schedule."""
     from tradingstation import schedules
 
-    day = calendar.session(args.date) if args.date else calendar.session(calendar.today_ny())
-    instance()
-    preflight()
+    instant = now()
+    today = instant.astimezone(calendar.NY).date()
+    if not args.date and not calendar.is_session(today):  # the schedules' own reason: a weekend, a holiday
+        print(f"{args.mode}: nothing to do: {schedule_verdict(args.mode, today, instant)[0]}")
+        return 0
+    day = calendar.session(args.date or today)
     plan: list[tuple[str, dt.date, list[str]]] = {
         "premarket": [("daily", calendar.previous_session(day), ["daily_bars"]),
                       ("premarket", day, schedules.PREMARKET_ASSETS)],
@@ -83,6 +113,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         "postmarket": [("postmarket", day, schedules.POSTMARKET_ASSETS)],
         "daily": [("maintenance", day, ["lake_maintenance"])],
     }[args.mode]
+    closed = bool(args.date) and day <= calendar.latest_closed_session(instant)
+    scheduled_tags: dict[str, str] = {}
+    if args.mode in WAITS_FOR_ITS_WINDOW and not closed:
+        reason, requests = schedule_verdict(args.mode, day, instant)
+        if reason:
+            print(f"{args.mode} for {day}: nothing to do yet: {reason} (a closed session runs with --date)")
+            return 0
+        (request,) = requests  # what the schedule runs now (ORB once its range has closed), tagged as it tags it
+        plan[-1] = (plan[-1][0], day, [key.to_user_string() for key in request.asset_selection])
+        scheduled_tags = dict(request.tags)
+    instance()
+    preflight()
     config = None
     if args.tickers:  # the runbook's --tickers: this session's universe is exactly these symbols
         config = {"ops": {"universe": {"config": {"list_name": "explicit", "symbols": args.tickers}}}}
@@ -92,14 +134,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     for label, session, assets in plan:
         print(f"{args.mode}: {label} for {session} ({', '.join(assets)})")
         use = config if "universe" in assets else None
-        result = execute("session_job", key=session.isoformat(), assets=assets, log_level=args.log_level, run_config=use)
+        tags = scheduled_tags if label == args.mode else None
+        result = execute("session_job", key=session.isoformat(), assets=assets, log_level=args.log_level,
+                         run_config=use, tags=tags)
         print_materializations(result)
         print_failures(result)
         if not result.success:
             failed.append(f"{label} {session} (run {result.run_id})")
-    verdict = "FAILED: " + "; ".join(failed) if failed else "succeeded"
+        elif label == "maintenance" and not queued(result) and (unhealthy := maintenance_problems(result)):
+            print("\n".join(f"  {line}" for line in unhealthy))
+            failed.append(f"the lake is UNHEALTHY (run {result.run_id})")
+    verdict = "FAILED: " + "; ".join(failed) if failed else "queued" if queued(result) else "succeeded"
     print(f"{args.mode} for {day} {verdict} in {time.perf_counter() - started:.1f}s")
     return 1 if failed else 0
+
+
+def maintenance_problems(result) -> list[str]:
+    """The maintenance run's verdict on the lake (``lake_maintenance``'s ``healthy`` metadata): []
+    when healthy, else the lines of its verify and health reports that say why."""
+    for event in result.get_asset_materialization_events():
+        meta = event.event_specific_data.materialization.metadata
+        if event.asset_key.to_user_string() != "lake_maintenance":
+            continue
+        if "healthy" not in meta:
+            return ["lake_maintenance recorded no health verdict"]
+        if meta["healthy"].value:
+            return []
+        reports = [str(meta[k].value).strip("`\n ") for k in ("verify", "health") if k in meta]
+        lines = [line for text in reports for line in text.splitlines() if line.strip()]
+        if "gaps" in meta and meta["gaps"].value:
+            symbols = meta["gap_symbols"].value if "gap_symbols" in meta else []
+            lines.append(f"daily_bars: {meta['gaps'].value} gap(s), symbols {', '.join(map(str, symbols))}")
+        return lines or ["unhealthy"]
+    return ["lake_maintenance was not materialized"]
 
 
 def cmd_dashboard(args: argparse.Namespace, extra: list[str]) -> int:
@@ -145,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--log-level", default="WARNING", help="Dagster console log level (default WARNING)")
     mat.add_argument(
         "--history", action=argparse.BooleanOptionalAction, default=True,
-        help="first backfill the daily (199 sessions) and 30-minute (10) history the screeners read, if missing",
+        help="first backfill the bar history the screeners read, if missing (daily 199 sessions, 1-minute 5, 30-minute 10)",
     )
     mat.add_argument(
         "--allow-shrink", action="store_true",
@@ -179,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     lake_commands.add_commands(sub)
     ops_commands.add_commands(sub)
+    from tradingstation.cli import scorecard as scorecard_commands  # issue #10: the track record
+
+    scorecard_commands.add_commands(sub)
+    from tradingstation.cli import export as export_commands  # issue #10: watchlist and bracket orders
+
+    export_commands.add_commands(sub)
 
     rd = sub.add_parser("read", help="print a dataset from the lake")
     rd.add_argument("dataset", choices=sorted(schemas.DATASETS))

@@ -1,8 +1,20 @@
-"""Dagster runs started by the command line: the instance, one job run in this process, history.
+"""Dagster runs started by the command line: the instance, first-class runs, history.
 
 Every subcommand that runs assets goes through :func:`execute`, so runs are recorded in the
-instance of ``$DAGSTER_HOME`` (a local SQLite one under ``./.dagster_home`` by default) and shown
-step by step while they run.
+instance of ``$DAGSTER_HOME`` (a local SQLite one under ``./.dagster_home`` by default).
+
+A CLI run is a run of the code location ``tradingstation`` (the name workspace.yaml and
+pyproject's ``[tool.dagster]`` give it), created as ``dagster job launch`` creates one: from the
+location's remote job, with its ``remote_job_origin`` and ``job_code_origin``. So the UI
+re-executes it, and every run sensor of the location (``run_failure_alert``) sees it. Then:
+
+- an instance whose ``dagster.yaml`` configures a run queue (production) gets the run in its
+  queue: the daemon launches it within the queue's limits, and the CLI says so and returns. Runs
+  one process submits carry one ``tradingstation/cli_chain`` tag value, which production's
+  ``dagster.yaml`` limits to one run at a time, so a history backfill runs before the session
+  that reads it (the queue is first in, first out);
+- any other instance (the embedded default, which has no daemon: Dagster's implicit default is a
+  queue nobody would serve) executes the run in this process, shown step by step.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import socket
 from pathlib import Path
 
 from tradingstation.core import calendar
+from tradingstation.core.errors import TradingStationError
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 
@@ -42,8 +55,12 @@ PID_TAG, HOST_TAG = "tradingstation/cli_pid", "tradingstation/cli_host"
 
 def fail_orphaned_runs(instance) -> list[str]:  # instance: dg.DagsterInstance
     """Mark FAILED the runs this host's CLI started whose process is gone (killed by the OS, kill -9):
-    they would otherwise show STARTED forever. Returns their run ids."""
+    they would otherwise show STARTED forever. Returns their run ids.
+
+    A re-execution (from the UI, or a run retry) inherits its parent's tags, the CLI's pid and host
+    too, but runs in the launcher's process: a run with a parent is never the CLI's own."""
     import dagster as dg
+    from dagster._core.storage.tags import PARENT_RUN_ID_TAG
 
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
@@ -53,6 +70,8 @@ def fail_orphaned_runs(instance) -> list[str]:  # instance: dg.DagsterInstance
     failed = []
     for record in records:
         pid = record.dagster_run.tags.get(PID_TAG, "")
+        if PARENT_RUN_ID_TAG in record.dagster_run.tags:
+            continue
         if pid.isdigit() and not _alive(int(pid)):
             message = f"the tradingstation process {pid} that ran it is gone (killed?): marked failed"
             instance.report_run_failed(record.dagster_run, message)
@@ -72,8 +91,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# Sessions before D the screeners read; with D itself, daily_bars fills exactly its 200-session retention.
-HISTORY_ASSETS = {"daily_bars": 199, "intraday_30m": 10}
+def history_assets() -> dict[str, int]:
+    """Sessions before D of each bar dataset to have in the lake: the deepest ``sessions_back`` any
+    screener of the registry reads (command or asset), and for daily_bars at least its retention
+    less D itself (199 of 200), so the daily history is whole from the first run on."""
+    from screeners.registry import SCREENERS
+    from tradingstation.maintenance.retention import BAR_DATASETS, RetentionPolicy
+
+    depth: dict[str, int] = {}
+    for spec in SCREENERS.values():
+        for wanted in (*spec.inputs, *spec.asset_wiring[1]):
+            if wanted.dataset in BAR_DATASETS:
+                depth[wanted.dataset] = max(depth.get(wanted.dataset, 0), wanted.sessions_back)
+    kept = RetentionPolicy.from_env().daily_bars or RetentionPolicy().daily_bars  # "all": the default
+    depth["daily_bars"] = max(depth.get("daily_bars", 0), kept - 1)
+    return {dataset: depth[dataset] for dataset in BAR_DATASETS if depth.get(dataset)}
 
 
 def preflight() -> None:
@@ -92,27 +124,53 @@ def preflight() -> None:
 def execute(job_name: str, *, key: str | None = None, first: str | None = None, last: str | None = None,
             assets: list[str] | None = None, log_level: str = "WARNING", run_config: dict | None = None,
             tags: dict[str, str] | None = None):
-    """Run a job of the definitions in this process, recorded in the instance, showing progress."""
+    """Run a job of the definitions as a run of the code location (see the module docstring).
+
+    Returns the execution result of a run executed here (step by step on the way), or a
+    ``launch.QueuedRun`` when the instance queues runs; either has ``success`` and ``run_id``."""
     import dagster as dg
+    from dagster._core.definitions.partitions.context import partition_loading_context
     from dagster._core.utils import make_new_run_id
 
+    from tradingstation.cli import launch
     from tradingstation.definitions import build_definitions
     from tradingstation.ops.progress import follow
 
-    tags = {**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    found = instance()
+    queued = launch.queues_runs(found)
+    job = build_definitions().resolve_job_def(job_name)
+    keys = [dg.AssetKey(a) for a in assets] if assets else None
+    # the job's own checks of the selected assets (session_job leaves the wall-clock freshness checks out)
+    checks = {c for c in job.asset_layer.asset_graph.asset_check_keys if c.asset_key in keys} if keys else None
+    tags = dict(tags or {})
+    with partition_loading_context(dynamic_partitions_store=found) as context:
+        for partition in [p for p in (key, first, last) if p]:  # a key the job does not have: one line
+            try:
+                job.validate_partition_key(partition, selected_asset_keys=keys, context=context)
+            except dg.DagsterUnknownPartitionError as exc:
+                raise TradingStationError(f"{job_name} has no partition {partition}: {exc}") from None
+    if key:
+        tags |= job.get_tags_for_partition_key(key, selected_asset_keys=keys)
     if first and last:
         tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-    run_id = make_new_run_id()
-    with follow(instance(), run_id):
-        return build_definitions().resolve_job_def(job_name).execute_in_process(
-            instance=instance(),
-            partition_key=key,
-            tags=tags,
-            asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
-            raise_on_error=False,
-            run_id=run_id,
-            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+    # Queued runs run in the daemon's launcher; runs executed here are this process's (orphan sweep).
+    tags |= {launch.CHAIN_TAG: launch.CHAIN} if queued else {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    with launch.code_location(found) as (request, location):
+        run = launch.create_run(found, location, job_name, run_id=make_new_run_id(), run_config=config,
+                                tags=tags, assets=keys, checks=checks)
+        if queued:
+            result = launch.submit(found, request, run)
+            print(f"run {run.run_id} {result.status}: this instance queues runs, "
+                  "the daemon (dagster-daemon run) will launch it; follow it in the UI")
+            return result
+    with follow(found, run.run_id):
+        return launch.execute_here(found, run, job)
+
+
+def queued(result) -> bool:
+    """Whether ``execute`` left the run in the instance's queue (nothing executed yet)."""
+    return bool(getattr(result, "queued", False))
 
 
 def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None) -> bool:
@@ -120,7 +178,7 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
     from tradingstation.lake import Lake
 
     lake = Lake.from_env()
-    for dataset, count in HISTORY_ASSETS.items():
+    for dataset, count in history_assets().items():
         wanted = calendar.sessions_before(day, count)
         stored = set(lake.sessions(dataset))
         missing = [d for d in wanted if d not in stored]
@@ -137,7 +195,7 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
     return True
 
 
-def failure_lines(result) -> list[str]:  # result: dg.ExecuteInProcessResult
+def failure_lines(result) -> list[str]:  # result: an execution result (or launch.QueuedRun: none)
     """One line per failed step: the innermost error's message, which names what is wrong."""
     lines = []
     for event in result.get_step_failure_events():
@@ -151,12 +209,12 @@ def failure_lines(result) -> list[str]:  # result: dg.ExecuteInProcessResult
     return lines
 
 
-def print_failures(result) -> None:  # result: dg.ExecuteInProcessResult
+def print_failures(result) -> None:  # result: as failure_lines
     for line in failure_lines(result):
         print(f"  {line}")
 
 
-def print_materializations(result) -> None:  # result: dg.ExecuteInProcessResult
+def print_materializations(result) -> None:  # result: as failure_lines
     rows: dict[str, list] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
