@@ -23,6 +23,8 @@ session 2025-11-21 (``make run``'s lake, the plan's top 20 rows: 20 daily + 3 on
 (0.28 s a chart; 8-12 s of wall time on the 2 shared cores under load), well inside the 5-minute
 market tick. matplotlib is imported on first use only (~0.8 s), not by the plan's computation.
 (About 310 lines: the levels, the AVWAP lines and their drawing belong together.)
+
+Longer than ~300 lines: the levels (pure, tested) and the drawing of the two chart kinds belong together; the drawing is most of it.
 """
 
 from __future__ import annotations

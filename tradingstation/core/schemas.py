@@ -8,6 +8,8 @@ The bar contract: low <= open, close <= high; prices finite and > 0; volume >= 0
 (symbol, ts); each bar inside its session's window (the regular session for daily bars, the
 extended day 04:00 ET to four hours after the close for intraday bars). Rows that break it are
 quarantined with a reason, never dropped silently.
+
+Longer than ~300 lines: the contracts, the dataset registry and the bar validation share one vocabulary and are read together.
 """
 
 from __future__ import annotations

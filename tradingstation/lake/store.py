@@ -4,6 +4,8 @@ Keys are relative ``a/b/c`` paths under the root. Every write goes through one a
 (:meth:`KeyStore._write_atomic`); storage errors become :class:`LakeConfigError` (bad credentials,
 missing bucket) or :class:`LakeUnreachableError` (the endpoint does not answer). Where the lake
 lives comes from the environment in one place, :meth:`LakeSettings.from_env`.
+
+Longer than ~300 lines: one class owns every storage call (local and S3) so that errors are translated in one place.
 """
 
 from __future__ import annotations

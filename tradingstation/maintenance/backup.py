@@ -30,6 +30,8 @@ A damaged, incomplete or tampered backup is refused with a BackupError naming wh
 the live lake is untouched. Only then is each file copied back (each write atomic, each file
 checked again as it is read); files identical to the live ones are left alone, and live files the
 backup does not hold (e.g. sessions newer than the backup) are kept.
+
+Longer than ~300 lines: backup and restore share the manifest, its checksum and its signature; a candidate for a split (manifest / copy) later.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ session's universe includes (:func:`universe_pairs`, the pairs the bar assets wr
 universe excluded that day is absent by design, not a gap. ``damaged_partitions`` applies the file
 check to some sessions of one dataset (health's data check, the bar assets before they replace a
 partition).
+
+Longer than ~300 lines: verify, the per-file check and the gap report share the file walk; a candidate for a split (file checks / gaps) later.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ mtime), and on S3 the multipart uploads never completed (pyarrow sends every obj
 publishes nothing until it completes, but bills the parts until it is aborted; age: the upload's
 Initiated time), listed and aborted with boto3 against the lake's endpoint. ``dry_run`` lists them
 and deletes nothing; the summary counts them.
+
+Longer than ~300 lines: the retention rules and the removal of interrupted writes are one cleanup pass; splitting them would split one command.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ saying what was found, and a small ``details`` frame (one row per problem, at mo
   price steps > 25 % that come with a volume step > 300 % (a split or a bad print; see there why
   a volume step alone is no finding).
 - :func:`universe_coverage` — the share of the universe's included symbols present per session.
+
+Longer than ~300 lines: every bar rule (integrity, gaps, minutes, steps, coverage) with its Findings; a candidate for a split by rule family later.
 """
 
 from __future__ import annotations

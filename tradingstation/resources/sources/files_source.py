@@ -27,6 +27,8 @@ as bars): ``symbol``, ``date`` (the report's New York date, any date format abov
 and ``eps_estimate``, ``reported_eps``, ``surprise_pct``. Without the file the source says it has
 no earnings dates (``EarningsResult.available`` False); a malformed file is an error naming it.
 (About 320 lines: the earnings file reuses the bar files' date parsing and symbol checks.)
+
+Longer than ~300 lines: vendor exports differ in many small ways (columns, dates, time zones, intervals), each handled once here.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ EPS estimate is drawn per report, the reported EPS and surprise only for reports
 The price model does not react to them: an earnings anchor lands on an ordinary bar.
 
 (About 340 lines: one model, daily, intraday and earnings drawn from the same hashes, kept together.)
+
+Longer than ~300 lines: the generator's realism (gaps, bases, spikes, U-shaped volume, earnings) is one model.
 """
 
 from __future__ import annotations

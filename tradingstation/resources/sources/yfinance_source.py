@@ -13,6 +13,8 @@ returns a frame indexed by a tz-aware ``Earnings Date`` (New York) with ``EPS Es
 such a symbol is named in ``failures``. Yahoo writes an unconfirmed time as midnight: timing unknown.
 
 (About 340 lines: bars and earnings share the limiter, the retry rule and the ticker mapping here.)
+
+Longer than ~300 lines: Yahoo's limits, chunking, rate limiting, retries and the earnings calls are one client.
 """
 
 from __future__ import annotations
