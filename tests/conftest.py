@@ -9,15 +9,33 @@ from pathlib import Path
 
 import pytest
 
+# The real bars' sessions (2017-12-29 and the 200 sessions before it) must be partition keys; read
+# when tradingstation.partitions is first imported, so set before any test imports it.
+os.environ.setdefault("TRADINGSTATION_HISTORY_START", "2017-01-03")
+
 from tradingstation.testing import TEST_KEY_ID as S3_KEY
 from tradingstation.testing import TEST_SECRET as S3_SECRET
 from tradingstation.testing import create_bucket, moto_s3_server
 
 REPO = Path(__file__).resolve().parent.parent
-# Real bars (../shared/data/real beside the repository, as in CI); TRADINGSTATION_REAL_DATA overrides.
-REAL_DATA = Path(os.environ.get("TRADINGSTATION_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+# Real bars, kept in the repository (tests/data/real, see its README); TRADINGSTATION_REAL_DATA overrides.
+REAL_DATA = Path(os.environ.get("TRADINGSTATION_REAL_DATA", Path(__file__).resolve().parent / "data" / "real"))
 if not REAL_DATA.is_dir():
     raise RuntimeError(f"real market-data fixtures not found at {REAL_DATA}: set TRADINGSTATION_REAL_DATA")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start building the history the collected tests need (tests/history.py), behind the other tests."""
+    import history
+
+    if not session.config.option.collectonly:
+        history.start(item.fixturenames for item in session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import history
+
+    history.stop()
 
 
 @pytest.fixture(scope="session")

@@ -12,20 +12,27 @@ from tradingstation import cli
 from tradingstation.lake import Lake
 
 from conftest import REAL_DATA
+from history import prepared_workspace
+
+# The history `materialize` backfills first on an empty lake (199 daily sessions, 10 of 30-minute
+# bars), built once per test session by the same CLI function (tests/history.py). Each test gets a
+# copy of that lake and instance, with TRADINGSTATION_LAKE_ROOT, DAGSTER_HOME (and the source) set.
+synthetic_history = prepared_workspace("synthetic_history", day="2025-11-25")
+real_history = prepared_workspace(
+    "real_history", day="2017-12-29",
+    env={"TRADINGSTATION_SOURCE": "files", "TRADINGSTATION_FILES_PATH": str(REAL_DATA)},
+)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-def test_a_synthetic_session_yields_signals_from_every_screener(workspace: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_synthetic_session_yields_signals_from_every_screener(synthetic_history: Path, capsys: pytest.CaptureFixture) -> None:
+    workspace = synthetic_history
+    assert "backfilling daily_bars history: 199 session(s)" in (workspace / "history.log").read_text()
+    lake = Lake(str(workspace / "lake"))
+    oldest = lake.sessions("daily_bars")[0]
+    assert lake.delete("daily_bars", oldest)  # materialize backfills whatever history is missing: here one session
     assert cli.main(["materialize", "--date", "2025-11-25"]) == 0
     out = capsys.readouterr().out
-    assert "backfilling daily_bars history: 199 session(s)" in out and "succeeded" in out
-    lake = Lake(str(workspace / "lake"))
+    assert f"backfilling daily_bars history: 1 session(s) {oldest} .. {oldest}" in out and "succeeded" in out
     counts = {name: lake.read(signals_dataset(name), "2025-11-25", "2025-11-25").height for name in SCREENERS}
     assert all(n > 0 for n in counts.values()), counts
     reclaim = lake.read("avwap_reclaim_signals")
@@ -39,16 +46,15 @@ def test_a_synthetic_session_yields_signals_from_every_screener(workspace: Path,
     assert named == set(SCREENERS), named  # every screener reaches the plan
     assert set(plan["regime"]) == {"bull"} or set(plan["regime"]) == {"bear"}  # SPY is in the universe
     page = workspace / "lake" / "master_dashboard" / "date=2025-11-25" / "dashboard.html"
-    assert "dashboard page: " + str(page) in out and page.read_text().count("<svg") >= 10
+    assert "dashboard page: " + str(page) in out and page.read_text().count("data:image/png;base64,") >= 10
     # A second run is idempotent: no new history, the same partitions rewritten.
     assert cli.main(["materialize", "--date", "2025-11-25"]) == 0
     assert "backfilling" not in capsys.readouterr().out
     assert lake.read("orb_signals", "2025-11-25", "2025-11-25").height == counts["orb"]
 
 
-def test_the_chain_runs_on_real_bars_through_the_files_source(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRADINGSTATION_SOURCE", "files")
-    monkeypatch.setenv("TRADINGSTATION_FILES_PATH", str(REAL_DATA))
+def test_the_chain_runs_on_real_bars_through_the_files_source(real_history: Path) -> None:
+    workspace = real_history  # TRADINGSTATION_SOURCE=files, TRADINGSTATION_FILES_PATH=REAL_DATA
     assert cli.main(["materialize", "--date", "2017-12-29"]) == 0
     lake = Lake(str(workspace / "lake"))
     assert set(lake.read("daily_bars", "2017-12-29", "2017-12-29")["symbol"]) == {"AAPL", "GOOG", "SPY"}

@@ -20,9 +20,15 @@ from tradingstation.core import calendar
 from tradingstation.lake import Lake
 from tradingstation.quality import freshness
 
+from history import prepared_workspace
+
 DAY = dt.date(2025, 11, 25)
 # Symbols whose synthetic bars give every screener something on DAY, plus some that give nothing.
 UNIVERSE = "GL,DLTR,MRK,NOW,AON,WAB,NEM,MPWR,KR,HIG,ODFL,GRMN,KO,PG"
+# The operator's one-time backfill (as `make run` does), built once per test session (tests/history.py).
+whole_day_history = prepared_workspace(
+    "whole_day_history", day=DAY.isoformat(), env={"TRADINGSTATION_UNIVERSE": UNIVERSE}
+)
 
 
 def ticks(schedule: dg.ScheduleDefinition) -> list[dt.datetime]:
@@ -38,11 +44,10 @@ def ticks(schedule: dg.ScheduleDefinition) -> list[dt.datetime]:
 
 
 @pytest.mark.slow
-def test_a_whole_day_through_every_schedule_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRADINGSTATION_UNIVERSE", UNIVERSE)
-    assert cli.ensure_history(DAY, "WARNING")  # the operator's one-time backfill, as `make run` does
+def test_a_whole_day_through_every_schedule_tick(whole_day_history: Path) -> None:
+    # A copy of the lake and instance after the operator's backfill; LAKE_ROOT, DAGSTER_HOME, UNIVERSE set.
+    assert "backfilling daily_bars history: 199 session(s)" in (whole_day_history / "history.log").read_text()
+    assert cli.ensure_history(DAY, "WARNING")  # the backfill left nothing missing: no run here
 
     from tradingstation.definitions import build_definitions
 
@@ -71,7 +76,7 @@ def test_a_whole_day_through_every_schedule_tick(tmp_path: Path, monkeypatch: py
     market = [k for k in launched if k.startswith("market:")]
     assert len(market) == 78 and {"premarket:2025-11-25:0700", "postmarket:2025-11-25", "maintenance:2025-11-25"} <= launched
 
-    lake = Lake(str(tmp_path / "lake"))
+    lake = Lake(str(whole_day_history / "lake"))
     plan = lake.read("master_dashboard", DAY, DAY)
     assert set(plan["screeners"].str.split(", ").explode()) == set(SCREENERS)
 
