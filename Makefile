@@ -24,9 +24,10 @@ run: install
 test: install
 	$(VENV)/bin/pytest -q
 
-## make bench: speed figures (not tests)
+## make bench: every speed target beside its baseline, then a PASS/FAIL table (not tests; SECTIONS=lake ... to pick)
+SECTIONS ?=
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(SECTIONS)
 
 ## make ui: the Dagster UI (webserver + daemon) on http://127.0.0.1:3000 against the same instance
 ui: install

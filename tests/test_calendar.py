@@ -76,3 +76,21 @@ def test_calendar_known_a_year_ahead() -> None:
 def test_malformed_dates_are_rejected_clearly(bad: str) -> None:
     with pytest.raises(NotASessionError):
         calendar.session(bad)
+
+
+def test_cached_lookups_agree_with_exchange_calendars_on_every_day() -> None:
+    """The date index the lookups use says what exchange_calendars says, day by day, 1995 to the end."""
+    xnys = calendar.calendar()
+    assert calendar.all_sessions() == [ts.date() for ts in xnys.sessions]
+    day, last = calendar.FIRST_SESSION - dt.timedelta(days=3), calendar.last_known_date()
+    assert last == xnys.last_session.date()
+    while day <= last:
+        expected = day >= calendar.FIRST_SESSION and bool(xnys.is_session(day.isoformat()))
+        assert calendar.is_session(day) is expected, day
+        day += dt.timedelta(days=1)
+    assert calendar.previous_session("2025-11-28") == dt.date(2025, 11, 26)  # Thanksgiving skipped
+    assert calendar.next_session("2025-11-26") == dt.date(2025, 11, 28)
+    assert calendar.sessions_before("2025-11-28", 2) == [dt.date(2025, 11, 25), dt.date(2025, 11, 26)]
+    assert calendar.sessions_in_range("2025-11-27", "2025-11-27") == []
+    with pytest.raises(NotASessionError, match="no session before"):
+        calendar.previous_session(calendar.FIRST_SESSION)

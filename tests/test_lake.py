@@ -237,3 +237,36 @@ def test_s3_read_of_named_sessions_lists_only_when_one_is_missing(
     assert listings == []  # every named file was there: no listing
     assert lake.read("daily_bars", sessions=SESSIONS[:3]).height == 2
     assert listings == ["daily_bars"]  # one was missing: one listing said which
+
+
+@pytest.mark.s3
+def test_a_large_s3_body_goes_in_one_put_and_reads_back_whole(
+    s3_env: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradingstation.lake import store
+
+    monkeypatch.setattr(store, "SINGLE_PUT_BYTES", 1000)  # every file of this test is "large"
+    lake = Lake(f"s3://{s3_env}/put/lake", endpoint_url=s3_endpoint)
+    puts: list[str] = []
+    put = Lake._put_object
+    monkeypatch.setattr(Lake, "_put_object", lambda self, path, data: puts.append(path) or put(self, path, data))
+    df = minute_frame("2025-11-25", ["AAPL", "MSFT"])
+    info = lake.write("intraday_1m", "2025-11-25", df)
+    assert puts == [f"{s3_env}/put/lake/intraday_1m/date=2025-11-25/part-0.parquet"] and info.bytes > 1000
+    back = lake.read("intraday_1m", sessions=["2025-11-25"])
+    assert back.sort("symbol", "ts").equals(df.select(back.columns).sort("symbol", "ts"))
+    assert lake.unfinished_writes() == []  # one PUT leaves no upload behind
+    lake.write("intraday_1m", "2025-11-25", df.filter(pl.col("symbol") == "AAPL"))  # replaced whole
+    assert lake.read("intraday_1m", sessions=["2025-11-25"])["symbol"].unique().to_list() == ["AAPL"]
+
+
+@pytest.mark.s3
+def test_a_large_s3_body_to_a_missing_bucket_is_named(
+    s3_env: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tradingstation.lake import store
+
+    monkeypatch.setattr(store, "SINGLE_PUT_BYTES", 1000)
+    lake = Lake(f"s3://no-such-bucket-{s3_env}/lake", endpoint_url=s3_endpoint)
+    with pytest.raises(LakeConfigError, match="bucket"):
+        lake.write("intraday_1m", "2025-11-25", minute_frame("2025-11-25", ["AAPL"]))

@@ -5,6 +5,8 @@ the dataset contracts are :mod:`tradingstation.core.schemas`).
 
 - Writes are atomic (the store's one writer): the file is serialized in memory first, then
   published in one step, so no reader ever sees half a file.
+- Reads of named sessions need no listing: locally a stat per file; on S3 the read itself finds a
+  missing file, and only then does one listing say which sessions have none.
 - An empty result is written as an empty file with the full schema: "ran and found nothing"
   differs from "never ran".
 - ``date`` is the hive key, not a column inside the file; reads add it back as ``pl.Date``.
@@ -169,22 +171,34 @@ class Lake(KeyStore):
             lo = calendar.to_date(start) if start is not None else dt.date.min
             hi = calendar.to_date(end) if end is not None else dt.date.max
             wanted = present = [d for d in self.sessions(dataset) if lo <= d <= hi]
-        absent = sorted(set(wanted) - set(present))
-        if absent and missing == "error":
-            shown = ", ".join(d.isoformat() for d in absent[:10]) + (" ..." if len(absent) > 10 else "")
-            raise FileNotFoundError(f"{dataset} has no partition for {len(absent)} session(s): {shown}")
+        _refuse_absent(dataset, wanted, present, missing)
         if not present:
             return schemas.empty(ds.schema).select(names)
-        df = self._read_frame([self.uri(dataset, d) for d in present], dataset, symbols, names)
+        try:
+            df = self._read_frame([self.uri(dataset, d) for d in present], dataset, symbols, names)
+        except FileNotFoundError:
+            if sessions is None or not self.is_s3:
+                raise
+            # S3 read the named sessions without listing and one has no file: one listing says which.
+            present = self._present(dataset, wanted, listed=True)
+            _refuse_absent(dataset, wanted, present, missing)
+            if not present:
+                return schemas.empty(ds.schema).select(names)
+            df = self._read_frame([self.uri(dataset, d) for d in present], dataset, symbols, names)
         # Files are written conformed; cast only what differs (an older file, a hand-made one).
         return df if df.schema == target else schemas.conform(df, target, what=dataset).select(names)
 
-    def _present(self, dataset: str, wanted: list[dt.date]) -> list[dt.date]:
-        """Which of ``wanted`` have a partition: a stat per file locally, one listing on S3."""
-        if self.is_s3:
-            stored = set(self.sessions(dataset))
-            return [d for d in wanted if d in stored]
-        return [d for d in wanted if os.path.isfile(self._path(dataset, d))]
+    def _present(self, dataset: str, wanted: list[dt.date], *, listed: bool = False) -> list[dt.date]:
+        """Which of ``wanted`` have a partition: a stat per file locally. On S3 all of them, unchecked
+        (a listing costs a round trip per 1,000 keys, a stat one per file; a missing file makes the
+        read itself fail, and :meth:`read` then asks again with ``listed``): with ``listed``, one
+        listing says."""
+        if not self.is_s3:
+            return [d for d in wanted if os.path.isfile(self._path(dataset, d))]
+        if not listed:
+            return list(wanted)
+        stored = set(self.sessions(dataset))
+        return [d for d in wanted if d in stored]
 
     def _read_frame(
         self, uris: list[str], dataset: str, symbols: Sequence[str] | str | None, names: list[str]
@@ -223,6 +237,14 @@ class Lake(KeyStore):
             except OSError:
                 pass
         return entries
+
+
+def _refuse_absent(dataset: str, wanted: list[dt.date], present: list[dt.date], missing: str) -> None:
+    """With ``missing='error'``: FileNotFoundError naming the wanted sessions without a partition."""
+    absent = sorted(set(wanted) - set(present))
+    if absent and missing == "error":
+        shown = ", ".join(d.isoformat() for d in absent[:10]) + (" ..." if len(absent) > 10 else "")
+        raise FileNotFoundError(f"{dataset} has no partition for {len(absent)} session(s): {shown}")
 
 
 def _write_parquet(df: pl.DataFrame, target: str | io.BytesIO) -> None:
