@@ -43,8 +43,10 @@ def instance():  # -> dg.DagsterInstance
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
     config = Path(home) / "dagster.yaml"
-    if not config.exists():  # a local instance: SQLite storage (Dagster's default), no telemetry
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists():  # a local instance: Dagster's SQLite files, connections kept open; no telemetry
+        from tradingstation.resources.sqlite_storage import CONFIG_YAML
+
+        config.write_text(f"{CONFIG_YAML}telemetry:\n  enabled: false\n")
     found = dg.DagsterInstance.get()
     fail_orphaned_runs(found)
     return found
@@ -165,7 +167,7 @@ def execute(job_name: str, *, key: str | None = None, first: str | None = None, 
                   "the daemon (dagster-daemon run) will launch it; follow it in the UI")
             return result
     with follow(found, run.run_id):
-        return launch.execute_here(found, run, job)
+        return launch.execute_here(found, run, one_line_known_failures(job))
 
 
 def queued(result) -> bool:
@@ -195,18 +197,61 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
     return True
 
 
+def error_line(error) -> str:  # error: a SerializableErrorInfo or None
+    """The message of the error at the end of ``error``'s cause chain (Dagster wraps the user
+    code's error), its first line without the "module.Error: " prefix: it names what is wrong."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    text = error.message.strip() if error is not None else ""
+    exc_name, sep, rest = text.partition(": ")
+    text = rest if sep and "." in exc_name and " " not in exc_name else text
+    return text.splitlines()[0] if text else "failed"
+
+
+def one_line_known_failures(job):  # job: dg.JobDefinition -> dg.JobDefinition
+    """``job`` whose console logger writes an error caused by a TradingStationError (an unreachable
+    lake, refused credentials: its message says what is wrong) without Dagster's stack trace: the
+    step failure in one line with that message, the run failure in one line. Other errors keep
+    their trace, and the event log (the UI) keeps every error whole."""
+    import dagster as dg
+
+    console = job.loggers["console"]
+
+    def make_logger(context):
+        logger = console.logger_fn(context)
+        logger.addFilter(_shorten_known_failure)
+        return logger
+
+    quiet = dg.LoggerDefinition(make_logger, config_schema=console.config_schema, description=console.description)
+    return job.with_logger_defs({**job.loggers, "console": quiet})
+
+
+def _shorten_known_failure(record) -> bool:  # record: a logging.LogRecord of a Dagster logger
+    event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    cause = error
+    while cause is not None and cause.cause is not None:
+        cause = cause.cause
+    if cause is not None and cause.cls_name in _known_errors():
+        first = str(record.msg).splitlines()[0]
+        record.msg = f"{first} {error_line(error)}" if event.is_step_failure else first
+        record.args = ()
+    return True
+
+
+def _known_errors() -> set[str]:
+    """The class names of TradingStationError and its subclasses."""
+    found, todo = set(), [TradingStationError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
 def failure_lines(result) -> list[str]:  # result: an execution result (or launch.QueuedRun: none)
     """One line per failed step: the innermost error's message, which names what is wrong."""
-    lines = []
-    for event in result.get_step_failure_events():
-        error = event.event_specific_data.error
-        while error is not None and error.cause is not None:  # Dagster wraps the user code's error
-            error = error.cause
-        text = error.message.strip() if error is not None else "failed"
-        exc_name, sep, rest = text.partition(": ")
-        text = rest if sep and "." in exc_name and " " not in exc_name else text  # drop "module.Error: "
-        lines.append(f"{event.step_key}: {text.splitlines()[0] if text else 'failed'}")
-    return lines
+    return [f"{event.step_key}: {error_line(event.event_specific_data.error)}" for event in result.get_step_failure_events()]
 
 
 def print_failures(result) -> None:  # result: as failure_lines

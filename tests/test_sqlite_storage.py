@@ -1,0 +1,58 @@
+"""The embedded instance's SQLite storage: Dagster's files, its connections kept open."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tradingstation.cli import runs
+from tradingstation.resources.sqlite_storage import PooledSqliteEventLogStorage, PooledSqliteRunStorage
+
+
+@dg.asset
+def tiny() -> int:
+    return 1
+
+
+def test_a_new_local_instance_keeps_its_connections_and_dagster_reads_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with runs.instance() as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        assert isinstance(instance.run_storage, PooledSqliteRunStorage)
+        for _ in range(5):
+            assert dg.materialize([tiny], instance=instance).success
+        engines = instance.event_log_storage._engines._engines
+        # one engine per database file (the index and the five runs' shards), however many statements
+        assert len(engines) == 6, sorted(engines)
+        assert len(instance.run_storage._engines._engines) == 1
+    assert (home / "history" / "runs.db").is_file() and (home / "history" / "runs" / "index.db").is_file()
+
+    # Dagster's own SQLite storage, in another process, reads the same files.
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "dagster.yaml").write_text(f"storage:\n  sqlite:\n    base_dir: {home}\n")
+    probe = (
+        "import dagster as dg\n"
+        "i = dg.DagsterInstance.get()\n"
+        "print(type(i.event_log_storage).__name__, len(i.get_runs()),"
+        " i.get_latest_materialization_event(dg.AssetKey('tiny')) is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env={"DAGSTER_HOME": str(tmp_path / "plain"), "PATH": ""},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["SqliteEventLogStorage", "5", "True"]
+
+
+def test_an_existing_instance_config_is_left_as_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with runs.instance() as instance:
+        assert not isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
