@@ -1,6 +1,6 @@
 """Charts a trader reads, for the plan's top rows: candles, volume, AVWAPs and the levels that matter.
 
-Per plan row (the best ``top_n``, 20):
+Per plan row (the best ``chart_rows``, 20 unless the operator sets fewer):
 
 - a **daily chart**: the last ``CHART_SESSIONS`` (60) sessions up to the plan's date (today's bar so
   far during the session, from the 1-minute bars), candles with a volume panel and dated axes; the
@@ -56,6 +56,7 @@ LEVEL_STYLE = {  # color, line style
     "prior_high": ("#616161", ":"), "prior_low": ("#616161", ":"),
     "premarket_high": ("#8e24aa", "-."), "premarket_low": ("#8e24aa", "-."),
 }
+UP_COLOR, DOWN_COLOR = "#26a69a", "#ef5350"
 AVWAP_COLORS = ("#ef6c00", "#00838f", "#6d4c41", "#ad1457")
 DPI = 80
 DAILY_SIZE, MINUTE_SIZE = (9.6, 4.6), (9.6, 4.2)  # inches: 768 x 368 and 768 x 336 px at DPI
@@ -203,7 +204,7 @@ def _ohlc(bars: pl.DataFrame, index: list) -> object:
 def _style() -> object:
     import mplfinance as mpf
 
-    colors = mpf.make_marketcolors(up="#26a69a", down="#ef5350", edge="inherit", wick="inherit", volume="in")
+    colors = mpf.make_marketcolors(up=UP_COLOR, down=DOWN_COLOR, edge="inherit", wick="inherit", volume="in")
     return mpf.make_mpf_style(base_mpf_style="default", marketcolors=colors, gridstyle=":", gridcolor="#dddddd",
                               y_on_right=False, facecolor="#ffffff",
                               # matplotlib's own font, in weights it ships: the same everywhere, no font warnings
@@ -252,6 +253,24 @@ def _shares(value: float, _pos: object = None) -> str:
     return f"{value:.0f}"
 
 
+def _volume_bars(ax: object, frame: object) -> None:
+    """Volume as one PolyCollection (up bars green, down red), not one Rectangle per bar: mplfinance's
+    own volume panel draws with ``Axes.bar``, which costs ~1 s for a day of 1-minute bars."""
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    volume = frame["Volume"].to_numpy(dtype=float)
+    x = np.arange(len(volume), dtype=float)
+    half = 0.4  # bars 0.8 of a slot wide, as mplfinance draws them
+    verts = np.stack([np.column_stack([x - half, np.zeros_like(x)]), np.column_stack([x - half, volume]),
+                      np.column_stack([x + half, volume]), np.column_stack([x + half, np.zeros_like(x)])], axis=1)
+    up = frame["Close"].to_numpy() >= frame["Open"].to_numpy()
+    colors = np.where(up, UP_COLOR, DOWN_COLOR)
+    ax.add_collection(PolyCollection(verts, facecolors=colors, edgecolors=colors, linewidths=0.3))
+    top = float(np.nanmax(volume)) if len(volume) else 0.0
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)
+
+
 def _figure(frame: object, addplots: list, size: tuple[float, float], title: str, time_format: str) -> tuple:
     import matplotlib
 
@@ -259,10 +278,14 @@ def _figure(frame: object, addplots: list, size: tuple[float, float], title: str
     import mplfinance as mpf
     from matplotlib.ticker import FuncFormatter
 
-    kwargs = {"addplot": addplots} if addplots else {}
-    fig, axes = mpf.plot(frame, type="candle", volume=True, style=_style(), returnfig=True, figsize=size,
+    # An invisible series opens the volume panel (panel 1); the bars are drawn by _volume_bars.
+    panel = mpf.make_addplot(frame["Volume"], panel=1, type="line", color="#ffffff", alpha=0.0, width=0.1,
+                             secondary_y=False)
+    fig, axes = mpf.plot(frame, type="candle", volume=False, style=_style(), returnfig=True, figsize=size,
                          datetime_format=time_format, xrotation=0, panel_ratios=(3, 1), warn_too_much_data=10_000,
-                         scale_padding={"left": 0.45, "right": 1.25, "top": 1.1, "bottom": 0.5}, **kwargs)
+                         addplot=[*addplots, panel],
+                         scale_padding={"left": 0.45, "right": 1.25, "top": 1.1, "bottom": 0.5})
+    _volume_bars(axes[2], frame)
     axes[0].set_title(title, fontsize=10, loc="left", pad=16 if addplots else 4)
     axes[0].set_ylabel("")
     axes[2].set_ylabel("volume", fontsize=8)

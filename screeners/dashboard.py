@@ -60,7 +60,8 @@ class DashboardParams:
     risk_per_trade_pct: float = 1.0  # percent of the account risked per trade
     regime_symbol: str = "SPY"
     regime_sma: int = 200
-    top_n: int = 20  # rows the plan keeps, best first (each charted in the HTML page)
+    top_n: int = 20  # rows the plan keeps, best first
+    chart_rows: int = 20  # the plan's best rows charted in the HTML page (0: none; the charts are its main cost)
     min_score: float = 0.0  # drop single signals scoring below this
     confluence_bonus: float = 1.0  # extra: composite points per further agreeing screener
     regime_penalty: float = 2.0  # extra: composite points off a trade against the regime

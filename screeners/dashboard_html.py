@@ -1,7 +1,7 @@
 """The dashboard as one self-contained HTML page: inline CSS and PNG images, no scripts, fonts or CDNs.
 
 A header (date, regime, counts), the ranked table (long/short colored, trades against the regime
-marked) and, under each of the top ``top_n`` rows, its charts (``screeners.charts``: daily candles
+marked) and, under each of the top ``chart_rows`` rows, its charts (``screeners.charts``: daily candles
 with volume, AVWAPs, prior-day and pre-market levels, entry/stop/target; a 1-minute view for ORB
 and Gap & Go rows) in a ``<details id="chart-SYMBOL-side">`` the row's "chart" link opens, each
 with a link back to the top of the table. Images are base64 PNGs in the page. Every text is HTML-escaped.
@@ -131,7 +131,7 @@ def render_html(dashboard: pl.DataFrame, daily: pl.DataFrame, params: DashboardP
                 anchors: pl.DataFrame | None = None) -> str:
     """The whole page as one string; ``minute_bars`` (the session's 1-minute bars: pre-market levels,
     1-minute charts) and ``anchors`` (the session's ``avwap_anchors``; found from ``daily`` when
-    None) feed the charts of the top ``top_n`` rows."""
+    None) feed the charts of the top ``params.chart_rows`` rows."""
     date = dashboard["date"][0].isoformat() if not dashboard.is_empty() else "no rows"
     regime = dashboard["regime"][0] if not dashboard.is_empty() else "unknown"
     longs = int((dashboard["side"] == "long").sum()) if not dashboard.is_empty() else 0
@@ -140,9 +140,10 @@ def render_html(dashboard: pl.DataFrame, daily: pl.DataFrame, params: DashboardP
         f"session {escape(date)} · regime <span class=\"badge {escape(regime)}\">{escape(regime)}</span> "
         f"({escape(params.regime_symbol)} vs its {params.regime_sma}-day SMA) · {dashboard.height} row(s): "
         f"{longs} long, {dashboard.height - longs} short, {against} against the regime · "
-        f"last {params.hours_lookback} h · risk {params.risk_per_trade_pct:g}% of {params.account_size:,.0f}"
+        f"last {params.hours_lookback} h · risk {params.risk_per_trade_pct:g}% of {params.account_size:,.0f} · "
+        f"charts for the top {params.chart_rows} row(s)"
     )
-    charts = charts_mod.plan_charts(dashboard, daily, minute_bars, anchors, params.top_n)
+    charts = charts_mod.plan_charts(dashboard, daily, minute_bars, anchors, params.chart_rows)
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body><h1 id=\"plan\">{escape(title)}</h1><div class=\"meta\">{meta}</div>"

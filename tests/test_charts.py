@@ -153,14 +153,14 @@ def test_one_chart_per_top_row_linked_from_its_row(synthetic) -> None:
     daily, minutes = synthetic["daily"], synthetic["minutes"]
     plan = _plan(daily)
     assert plan["symbol"].to_list() == ["AAPL", "NVDA", "XOM", "KO"]
-    page = dashboard_html.render_html(plan, daily, DashboardParams(top_n=3), "plan", minute_bars=minutes)
+    page = dashboard_html.render_html(plan, daily, DashboardParams(chart_rows=3), "plan", minute_bars=minutes)
     for sym, side in [("AAPL", "long"), ("NVDA", "long"), ("XOM", "short")]:
         key = f"chart-{sym}-{side}"
         row = re.search(rf'<tr class="[a-z ]+" id="row-{key}">(.*?)</tr>', page).group(1)
         assert f'href="#{key}"' in row  # the row links to its chart ...
         assert page.count(f'id="{key}"') == 1  # ... which exists once, right under it
         assert page.index(f'id="row-{key}"') < page.index(f'id="{key}"') < page.index("</table>")
-    assert "chart-KO-long" not in page.replace('id="row-chart-KO-long"', "")  # 4th row: beyond top_n, no chart
+    assert "chart-KO-long" not in page.replace('id="row-chart-KO-long"', "")  # 4th row: beyond chart_rows, no chart
     assert page.count('<tr class="chart-row">') == 3 and page.count('href="#plan"') == 3  # and back to the table
     images = _images(page)
     assert len(images) == 3 + 2  # a daily chart each; 1-minute views for the ORB and Gap & Go rows
@@ -185,7 +185,7 @@ def test_no_minute_bars_means_daily_charts_only(synthetic) -> None:
 def test_a_row_without_bars_gets_no_chart_and_no_link(synthetic) -> None:
     daily = synthetic["daily"]
     plan = _plan(daily)
-    page = dashboard_html.render_html(plan, daily.filter(pl.col("symbol") != "NVDA"), DashboardParams(top_n=2), "p")
+    page = dashboard_html.render_html(plan, daily.filter(pl.col("symbol") != "NVDA"), DashboardParams(chart_rows=2), "p")
     assert 'href="#chart-AAPL-long"' in page and "#chart-NVDA-long" not in page and len(_images(page)) == 1
 
 
@@ -205,6 +205,45 @@ def test_a_chart_that_cannot_be_drawn_costs_its_row_the_chart_not_the_page(synth
         return real(bars, lines, marks, title)
 
     monkeypatch.setattr(charts, "render_daily", broken)
-    page = dashboard_html.render_html(plan, daily, DashboardParams(top_n=2), "p")
+    page = dashboard_html.render_html(plan, daily, DashboardParams(chart_rows=2), "p")
     assert "#chart-AAPL-long" not in page and 'href="#chart-NVDA-long"' in page and len(_images(page)) == 1
     assert "chart of AAPL long not drawn" in caplog.text
+
+
+def test_chart_rows_bounds_the_charts_and_the_page_says_so(synthetic) -> None:
+    daily = synthetic["daily"]
+    plan = _plan(daily)
+    none = dashboard_html.render_html(plan, daily, DashboardParams(chart_rows=0), "p")
+    assert not _images(none) and "charts for the top 0 row(s)" in none and plan["symbol"][3] in none  # rows stay
+    assert len(_images(dashboard_html.render_html(plan, daily, DashboardParams(chart_rows=1), "p"))) == 1
+
+
+def test_chart_rows_comes_from_the_environment_and_a_bad_value_is_named() -> None:
+    from tradingstation.assets.dashboard import CHART_ROWS_ENV, dashboard_params
+
+    assert dashboard_params({}).chart_rows == DashboardParams().chart_rows == 20
+    assert dashboard_params({CHART_ROWS_ENV: "3"}).chart_rows == 3
+    for bad in ("-1", "abc", "21", "2.5"):
+        with pytest.raises(ValueError, match=f"{CHART_ROWS_ENV}='{re.escape(bad)}': a whole number from 0 to 20"):
+            dashboard_params({CHART_ROWS_ENV: bad})
+
+
+def test_volume_is_one_collection_of_up_and_down_bars_from_zero() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from matplotlib.collections import PolyCollection
+
+    frame = pd.DataFrame({"Open": [10.0, 11.0, 12.0], "High": [12.0, 12.0, 13.0], "Low": [9.0, 10.0, 11.0],
+                          "Close": [11.0, 10.5, 12.5], "Volume": [100.0, 300.0, 200.0]},
+                         index=pd.date_range("2025-11-19", periods=3))
+    fig, ax = plt.subplots()
+    charts._volume_bars(ax, frame)
+    (bars,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    tops = [float(path.vertices[:, 1].max()) for path in bars.get_paths()]
+    assert tops == [100.0, 300.0, 200.0] and ax.get_ylim() == (0.0, 330.0)
+    colors = [matplotlib.colors.to_hex(c) for c in bars.get_facecolors()]
+    assert colors == [charts.UP_COLOR, charts.DOWN_COLOR, charts.UP_COLOR]  # close >= open: up
+    plt.close(fig)

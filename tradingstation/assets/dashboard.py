@@ -22,7 +22,9 @@ two-line description, the plan's top rows (``top``) and a link the browser opens
 (``dashboard_url``: ``file://`` for a local lake, the object's https address at the S3 endpoint).
 """
 
+import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -85,6 +87,21 @@ def browser_url(uri: str, endpoint_url: str | None, region: str | None) -> str:
     return f"https://{bucket}.s3.{region or 'us-east-1'}.amazonaws.com/{quote(key)}"
 
 
+CHART_ROWS_ENV = "TRADINGSTATION_CHART_ROWS"  # how many of the plan's best rows the page charts
+
+
+def dashboard_params(env: dict[str, str] | os._Environ = os.environ) -> DashboardParams:
+    """The runbook's plan parameters; ``TRADINGSTATION_CHART_ROWS`` (0 to ``top_n``) sets how many rows
+    get charts: drawing them is most of a market tick's time (about 0.15 s a chart)."""
+    params = DashboardParams()
+    raw = env.get(CHART_ROWS_ENV, "").strip()
+    if not raw:
+        return params
+    if not raw.isdigit() or int(raw) > params.top_n:
+        raise ValueError(f"{CHART_ROWS_ENV}={raw!r}: a whole number from 0 to {params.top_n}")
+    return dataclasses.replace(params, chart_rows=int(raw))
+
+
 def plan_time(day: dt.date, tag: str | None) -> dt.datetime:
     """The plan's as-of instant: the run's tag, else now; never after the session's close."""
     close = calendar.session_close(day)
@@ -137,7 +154,7 @@ def write_exports(lake_store: Lake, day: dt.date, plan: pl.DataFrame) -> dict[st
     description=DESCRIPTION,
 )
 def master_dashboard(context: dg.AssetExecutionContext, lake: LakeResource, daily_bars: pl.DataFrame) -> dg.Output:
-    params = DashboardParams()
+    params = dashboard_params()
     daily = daily_bars
     lake_store = lake.get()
     tag = context.run.tags.get(AS_OF_TAG) if len(context.partition_keys) == 1 else None
