@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+# Nothing imported here loads Dagster (runs and ops.logs import it inside their functions), so
+# --help, `sessions` and a bad flag answer without it: tests/test_cli_imports.py.
 from tradingstation.cli.args import number_arg, session_arg, session_range
 from tradingstation.cli.runs import (
     ensure_history,

@@ -9,12 +9,15 @@ there is one, the ``run_id``, ``job`` and ``partition``, so the runbook's ``jq``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import dagster as dg
+if TYPE_CHECKING:  # Dagster itself is imported where its logger is built: the CLI logs without it
+    import dagster as dg
 
 ENV_FORMAT = "TRADINGSTATION_LOG_FORMAT"
 
@@ -62,11 +65,8 @@ def configure(fmt: str | None = None, level: str = "INFO") -> None:
     logging.getLogger("tradingstation").setLevel(level)
 
 
-@dg.logger(
-    config_schema={"log_level": dg.Field(str, is_required=False, default_value="INFO")},
-    description="JSON lines on stderr: timestamp, level, component, message, run_id, job, partition.",
-)
-def json_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+def json_log_lines(init_context: dg.InitLoggerContext) -> logging.Logger:
+    """The JSON logger's body: JSON lines on stderr, at the run's configured level."""
     logger = logging.getLogger("tradingstation.dagster")
     logger.propagate = False
     logger.setLevel(init_context.logger_config["log_level"])
@@ -76,6 +76,17 @@ def json_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     return logger
 
 
+@functools.cache
+def json_logger() -> dg.LoggerDefinition:
+    """The Dagster logger, built on first use, so `tradingstation --help` never imports Dagster."""
+    import dagster as dg
+
+    return dg.logger(
+        config_schema={"log_level": dg.Field(str, is_required=False, default_value="INFO")},
+        description="JSON lines on stderr: timestamp, level, component, message, run_id, job, partition.",
+    )(json_log_lines)
+
+
 def dagster_loggers(fmt: str | None = None) -> dict[str, dg.LoggerDefinition]:
     """The Definitions' loggers: our JSON logger as "console" when JSON is asked for, else Dagster's."""
-    return {"console": json_logger} if wants_json(fmt) else {}
+    return {"console": json_logger()} if wants_json(fmt) else {}
