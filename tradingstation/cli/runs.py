@@ -197,11 +197,17 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
     return True
 
 
-def error_line(error) -> str:  # error: a SerializableErrorInfo or None
-    """The message of the error at the end of ``error``'s cause chain (Dagster wraps the user
-    code's error), its first line without the "module.Error: " prefix: it names what is wrong."""
+def _innermost(error):  # error: a SerializableErrorInfo or None -> the same
+    """The error at the end of ``error``'s cause chain (Dagster wraps the user code's error)."""
     while error is not None and error.cause is not None:
         error = error.cause
+    return error
+
+
+def error_line(error) -> str:  # error: a SerializableErrorInfo or None
+    """The innermost error's message, its first line without the "module.Error: " prefix: it names
+    what is wrong."""
+    error = _innermost(error)
     text = error.message.strip() if error is not None else ""
     exc_name, sep, rest = text.partition(": ")
     text = rest if sep and "." in exc_name and " " not in exc_name else text
@@ -222,16 +228,16 @@ def one_line_known_failures(job):  # job: dg.JobDefinition -> dg.JobDefinition
         logger.addFilter(_shorten_known_failure)
         return logger
 
-    quiet = dg.LoggerDefinition(make_logger, config_schema=console.config_schema, description=console.description)
+    quiet = dg.LoggerDefinition(
+        make_logger, config_schema=console.config_schema, description=console.description
+    )
     return job.with_logger_defs({**job.loggers, "console": quiet})
 
 
 def _shorten_known_failure(record) -> bool:  # record: a logging.LogRecord of a Dagster logger
     event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
     error = getattr(getattr(event, "event_specific_data", None), "error", None)
-    cause = error
-    while cause is not None and cause.cause is not None:
-        cause = cause.cause
+    cause = _innermost(error)
     if cause is not None and cause.cls_name in _known_errors():
         first = str(record.msg).splitlines()[0]
         record.msg = f"{first} {error_line(error)}" if event.is_step_failure else first
@@ -251,7 +257,10 @@ def _known_errors() -> set[str]:
 
 def failure_lines(result) -> list[str]:  # result: an execution result (or launch.QueuedRun: none)
     """One line per failed step: the innermost error's message, which names what is wrong."""
-    return [f"{event.step_key}: {error_line(event.event_specific_data.error)}" for event in result.get_step_failure_events()]
+    return [
+        f"{event.step_key}: {error_line(event.event_specific_data.error)}"
+        for event in result.get_step_failure_events()
+    ]
 
 
 def print_failures(result) -> None:  # result: as failure_lines
