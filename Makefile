@@ -20,9 +20,10 @@ run: install
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(VENV)/bin/tradingstation materialize
 
-## make test: the test suite
+## make test: the test suite, on two worker processes (pytest-xdist; PYTEST_WORKERS=0 runs it in one)
+PYTEST_WORKERS ?= 2
 test: install
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 ## make bench: every speed target beside its baseline, then a PASS/FAIL table (not tests; SECTIONS=lake ... to pick)
 SECTIONS ?=

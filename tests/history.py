@@ -15,8 +15,11 @@ A test module declares its recipe with :func:`prepared_workspace`; requesting th
 copy, with ``TRADINGSTATION_LAKE_ROOT``, ``DAGSTER_HOME`` and the recipe's variables set for the
 test. Once pytest has collected the tests, :func:`start` builds the recipes they need one after
 another in a background process (`python tests/history.py`), so the builds overlap the other
-tests on a second core; a test whose recipe is not ready yet waits for it. Under pytest-xdist, or
-with ``TRADINGSTATION_TEST_HISTORY=inline``, a recipe is built in the test process on first use.
+tests on a second core; a test whose recipe is not ready yet waits for it. Under pytest-xdist
+(``make test``: two workers) the first worker to need a recipe builds it, on first use, into a
+directory every worker shares (``$TRADINGSTATION_TEST_BUILDS``, made and removed by the controller),
+under a file lock: a worker that needs it too waits and copies the same build, so no recipe is built
+twice. With ``TRADINGSTATION_TEST_HISTORY=inline`` a recipe is built in the test process on first use.
 
 Builds and copies go to /dev/shm when it is there (a Dagster run commits to SQLite for every
 event; on disk those fsyncs cost wall time), else to the system's temporary directory, and are
@@ -27,6 +30,7 @@ as after an operator moved a lake.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -42,6 +46,7 @@ import pytest
 HERE = Path(__file__).resolve()
 LOG = "history.log"
 ENV_MODE = "TRADINGSTATION_TEST_HISTORY"  # "inline": build in the test process, on first use
+SHARED = "TRADINGSTATION_TEST_BUILDS"  # under xdist: the builds' directory, shared by the workers
 
 
 @dataclass(frozen=True)
@@ -67,15 +72,53 @@ _process: subprocess.Popen | None = None
 _stopping = False
 
 
+def _fast_temp() -> str | None:
+    """/dev/shm when it is there and writable (a Dagster run commits to SQLite for every event), else
+    the system's temporary directory."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def scratch() -> Path:
-    """This test session's directory for builds and copies: on /dev/shm when it is there."""
+    """This test process's directory for builds and copies."""
     global _root
     with _lock:
         if _root is None:
-            shm = Path("/dev/shm")
-            ram = shm.is_dir() and os.access(shm, os.W_OK)
-            _root = Path(tempfile.mkdtemp(prefix="tradingstation-tests-", dir=str(shm) if ram else None))
+            _root = Path(tempfile.mkdtemp(prefix="tradingstation-tests-", dir=_fast_temp()))
         return _root
+
+
+def share_builds() -> Path:
+    """The controller of an xdist run: a directory for the workers' shared builds (inherited by them
+    through the environment); removed by :func:`unshare_builds`."""
+    shared = Path(tempfile.mkdtemp(prefix="tradingstation-builds-", dir=_fast_temp()))
+    os.environ[SHARED] = str(shared)
+    return shared
+
+
+def unshare_builds() -> None:
+    shared = os.environ.pop(SHARED, None)
+    if shared:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _built_shared(name: str, shared: Path) -> Path:
+    """An xdist worker: the shared build of ``name``, made here under a lock unless another worker
+    made it (or failed to: its reason is kept beside it)."""
+    path, failed = shared / name, shared / f"{name}.failed"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (path / ".built").exists() and not failed.exists():
+            shutil.rmtree(path, ignore_errors=True)  # what a killed worker left half built
+            build = _Build(RECIPES[name], path)
+            _run(build, _environment(build.recipe, build.path))
+            if build.error:
+                failed.write_text(build.error)
+            else:
+                (path / ".built").touch()
+    if failed.exists():
+        pytest.fail(failed.read_text(), pytrace=False)
+    return path
 
 
 def _environment(recipe: Recipe, path: Path, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -141,6 +184,9 @@ def start(fixture_names: Iterable[Iterable[str]]) -> None:
 
 def built(name: str) -> Path:
     """The directory of a finished build of recipe ``name`` (building it here if nobody started it)."""
+    shared = os.environ.get(SHARED)
+    if shared and "PYTEST_XDIST_WORKER" in os.environ:
+        return _built_shared(name, Path(shared))
     with _lock:
         build = _builds.get(name)
         if build is None:

@@ -64,6 +64,7 @@ def test_verify_passes_on_the_embedded_default(tmp_path: Path, monkeypatch: pyte
     assert cli.main(["verify-deployment"]) == 1
 
 
+@pytest.mark.slow
 def test_smoke_test_runs_a_whole_day_in_a_temporary_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("TRADINGSTATION_LAKE_ROOT", str(tmp_path / "mine"))
     assert cli.main(["smoke-test", "--date", "2025-11-25"]) == 0
