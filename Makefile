@@ -5,7 +5,7 @@ PY          := $(VENV)/bin/python
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
-.PHONY: install run test bench ui clean
+.PHONY: install run test test-slow test-all bench ui clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,17 @@ run: install
 	@mkdir -p "$(DAGSTER_HOME)"
 	$(VENV)/bin/tradingstation materialize
 
-## make test: the test suite, on two worker processes (pytest-xdist; PYTEST_WORKERS=0 runs it in one)
+## make test: the test suite but the end-to-end walks marked slow, on two worker processes (pytest-xdist;
+## PYTEST_WORKERS=0 runs it in one); make test-slow: those walks; make test-all: both (what CI runs)
 PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 test: install
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+	$(PYTEST) -m "not slow"
+
+test-slow: install
+	$(PYTEST) -m slow
+
+test-all: test test-slow
 
 ## make bench: every speed target beside its baseline, then a PASS/FAIL table (not tests; SECTIONS=lake ... to pick)
 SECTIONS ?=

@@ -14,6 +14,8 @@ from tradingstation.lake import Lake
 from conftest import REAL_DATA
 from history import prepared_workspace
 
+pytestmark = pytest.mark.slow  # each builds 199 sessions of history first: `make test-slow`
+
 # The history `materialize` backfills first on an empty lake (199 daily sessions, 10 of 30-minute
 # bars), built once per test session by the same CLI function (tests/history.py). Each test gets a
 # copy of that lake and instance, with TRADINGSTATION_LAKE_ROOT, DAGSTER_HOME (and the source) set.

@@ -26,9 +26,10 @@ DAY = dt.date(2025, 11, 25)
 # Symbols whose synthetic bars give every screener something on DAY, plus some that give nothing.
 UNIVERSE = "GL,DLTR,MRK,NOW,AON,WAB,NEM,MPWR,KR,HIG,ODFL,GRMN,KO,PG"
 # The operator's one-time backfill (as `make run` does), built once per test session (tests/history.py).
-# Two charted rows a tick (the page's charts are tested in test_charts.py): charts are most of a tick's time.
+# No charts on the page (TRADINGSTATION_CHART_ROWS=0): drawing them would be half of the walk's time, and
+# the charts are tested in test_charts.py and in test_session_chain.py's whole session.
 whole_day_history = prepared_workspace(
-    "whole_day_history", day=DAY.isoformat(), env={"TRADINGSTATION_UNIVERSE": UNIVERSE, "TRADINGSTATION_CHART_ROWS": "2"}
+    "whole_day_history", day=DAY.isoformat(), env={"TRADINGSTATION_UNIVERSE": UNIVERSE, "TRADINGSTATION_CHART_ROWS": "0"}
 )
 
 
