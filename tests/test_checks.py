@@ -14,7 +14,11 @@ from tradingstation.core import calendar, schemas
 from tradingstation.definitions import MARKET_DATA_ASSETS
 from tradingstation.lake import Lake
 from tradingstation.partitions import SESSION_PARTITIONS
-from tradingstation.quality import bars as checks
+from tradingstation.quality.bar_contract import bar_integrity
+from tradingstation.quality.coverage import missing_regular_bars, universe_coverage
+from tradingstation.quality.findings import MAX_LISTED
+from tradingstation.quality.gaps import gap_window, missing_sessions
+from tradingstation.quality.steps import price_volume_steps
 from tradingstation.resources.lake_io import LakeIOManager, LakeResource
 from tradingstation.resources.sources.synthetic_source import SyntheticSource
 
@@ -52,13 +56,13 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def test_clean_bars_keep_the_contract() -> None:
-    found = checks.bar_integrity(frame([bar("AAA", NORMAL_DAY), bar("BBB", NORMAL_DAY)]))
+    found = bar_integrity(frame([bar("AAA", NORMAL_DAY), bar("BBB", NORMAL_DAY)]))
     assert found.passed and found.offenders == [] and found.counts["bad_rows"] == 0
     assert found.counts["rows_checked"] == 2 and found.counts["symbols_checked"] == 2
 
 
 def test_a_duplicate_row_breaks_the_contract() -> None:
-    found = checks.bar_integrity(
+    found = bar_integrity(
         frame([bar("AAA", NORMAL_DAY), bar("AAA", NORMAL_DAY), bar("BBB", NORMAL_DAY)])
     )
     assert not found.passed
@@ -68,7 +72,7 @@ def test_a_duplicate_row_breaks_the_contract() -> None:
 
 def test_low_above_open_breaks_the_contract() -> None:
     bad = bar("BBB", NORMAL_DAY, o=10.0, low=10.2, c=10.5)
-    found = checks.bar_integrity(frame([bar("AAA", NORMAL_DAY), bad]))
+    found = bar_integrity(frame([bar("AAA", NORMAL_DAY), bad]))
     assert not found.passed and found.offenders == ["BBB"] and found.counts["ohlc_out_of_order"] == 1
     assert found.details["problem"].to_list() == ["ohlc_out_of_order"]
 
@@ -81,7 +85,7 @@ def test_non_positive_price_negative_volume_and_wrong_session() -> None:
             "CCC", NORMAL_DAY, ts=calendar.session_open(EARLY_CLOSE)
         ),  # a bar of another session in this partition
     ]
-    found = checks.bar_integrity(frame(rows))
+    found = bar_integrity(frame(rows))
     assert found.counts["non_positive_or_non_finite_price"] == 1 and found.counts["negative_volume"] == 1
     assert found.counts["ts_outside_its_session_date"] == 1 and found.offenders == ["AAA", "BBB", "CCC"]
 
@@ -90,13 +94,13 @@ def test_non_positive_price_negative_volume_and_wrong_session() -> None:
 
 
 def test_a_session_missing_in_the_middle_is_a_gap_but_a_late_start_is_not() -> None:
-    window = checks.gap_window(NORMAL_DAY)
+    window = gap_window(NORMAL_DAY)
     assert len(window) == 20 and window[-1] == NORMAL_DAY and all(calendar.is_session(d) for d in window)
     hole = window[10]
     rows = [bar("AAA", d) for d in window]
     rows += [bar("GAPPY", d) for d in window if d != hole]
     rows += [bar("LATE", d) for d in window[12:]]  # listed (or joined the universe) later
-    found = checks.missing_sessions(frame(rows), window)
+    found = missing_sessions(frame(rows), window)
     assert not found.passed and found.offenders == ["GAPPY"]
     assert found.counts["missing_symbol_sessions"] == 1 and found.counts["symbols_checked"] == 3
     assert found.details.row(0, named=True) == {
@@ -109,23 +113,23 @@ def test_a_session_missing_in_the_middle_is_a_gap_but_a_late_start_is_not() -> N
 def test_a_session_out_of_the_symbols_universe_is_no_gap() -> None:
     """Bars follow each session's universe: a symbol excluded that day (price dipped under $5) is
     not written, and the gap rule, told the expected (date, symbol) pairs, does not count it."""
-    window = checks.gap_window(NORMAL_DAY)
+    window = gap_window(NORMAL_DAY)
     excluded = window[10]
     rows = [bar("AAA", d) for d in window] + [bar("DIPPED", d) for d in window if d != excluded]
     expected = pl.DataFrame(
         [{"date": d, "symbol": s} for d in window for s in ("AAA", "DIPPED") if (d, s) != (excluded, "DIPPED")],
         schema={"date": pl.Date, "symbol": pl.String},
     )
-    assert not checks.missing_sessions(frame(rows), window).passed  # without the universe: a gap
-    assert checks.missing_sessions(frame(rows), window, expected).passed
+    assert not missing_sessions(frame(rows), window).passed  # without the universe: a gap
+    assert missing_sessions(frame(rows), window, expected).passed
     in_universe = pl.concat([expected, pl.DataFrame({"date": [excluded], "symbol": ["DIPPED"]})])
-    assert checks.missing_sessions(frame(rows), window, in_universe).offenders == ["DIPPED"]
+    assert missing_sessions(frame(rows), window, in_universe).offenders == ["DIPPED"]
 
 
 def test_no_gaps_passes() -> None:
-    window = checks.gap_window(NORMAL_DAY)
+    window = gap_window(NORMAL_DAY)
     rows = [bar("AAA", d) for d in window] + [bar("LATE", d) for d in window[5:]]
-    found = checks.missing_sessions(frame(rows), window)
+    found = missing_sessions(frame(rows), window)
     assert found.passed and found.offenders == [] and found.counts["symbols_with_gaps"] == 0
 
 
@@ -143,7 +147,7 @@ def minute_bars(symbol: str, day: dt.date, skip: set[int] = frozenset(), volume:
 
 def test_five_missing_minutes_on_an_early_close_count_against_13_00() -> None:
     rows = minute_bars("FULL", EARLY_CLOSE) + minute_bars("HOLEY", EARLY_CLOSE, skip={30, 31, 32, 100, 209})
-    found = checks.missing_regular_bars(frame(rows))
+    found = missing_regular_bars(frame(rows))
     assert not found.passed and found.offenders == ["HOLEY"]
     assert found.counts["missing_bars"] == 5  # not 185: the session ends at 13:00 ET
     assert found.counts["expected_bars_per_symbol"] == 210
@@ -154,11 +158,11 @@ def test_every_minute_present_passes_and_illiquid_symbols_are_not_judged() -> No
     rows = minute_bars("FULL", NORMAL_DAY) + minute_bars(
         "THIN", NORMAL_DAY, skip=set(range(0, 390, 2)), volume=1
     )
-    assert checks.missing_regular_bars(frame(rows), top_n=1).passed  # THIN is not among the top 1
-    assert not checks.missing_regular_bars(frame(rows), top_n=2).passed
-    assert checks.missing_regular_bars(frame(rows), min_volume=1_000).passed
+    assert missing_regular_bars(frame(rows), top_n=1).passed  # THIN is not among the top 1
+    assert not missing_regular_bars(frame(rows), top_n=2).passed
+    assert missing_regular_bars(frame(rows), min_volume=1_000).passed
     assert (
-        checks.missing_regular_bars(frame(minute_bars("FULL", NORMAL_DAY))).counts["expected_bars_per_symbol"]
+        missing_regular_bars(frame(minute_bars("FULL", NORMAL_DAY))).counts["expected_bars_per_symbol"]
         == 390
     )
 
@@ -166,7 +170,7 @@ def test_every_minute_present_passes_and_illiquid_symbols_are_not_judged() -> No
 def test_thirty_minute_bars_expect_seven_on_an_early_close() -> None:
     times = calendar.session_times(EARLY_CLOSE)
     rows = [bar("AAA", EARLY_CLOSE, ts=times.open + dt.timedelta(minutes=30 * i)) for i in range(6)]
-    found = checks.missing_regular_bars(frame(rows), interval_minutes=30)
+    found = missing_regular_bars(frame(rows), interval_minutes=30)
     assert found.counts["missing_bars"] == 1 and found.counts["expected_bars_per_symbol"] == 7
 
 
@@ -181,7 +185,7 @@ def test_a_sixty_percent_price_jump_warns() -> None:
         bar("CALM", d0, c=10.0),
         bar("CALM", d1, o=10.2, c=10.4),
     ]
-    found = checks.price_volume_steps(frame(rows))
+    found = price_volume_steps(frame(rows))
     assert not found.passed and found.offenders == ["JUMP"]
     assert found.counts["price_steps"] == 1 and found.counts["volume_steps"] == 0
     assert found.details["kind"].to_list() == ["price"] and found.details["price_step"][0] == pytest.approx(
@@ -199,20 +203,20 @@ def test_a_volume_step_counts_only_with_a_price_step_over_a_quarter() -> None:
         bar("DRIFT", d0, c=10.0, v=1000),
         bar("DRIFT", d1, o=7.0, h=7.2, low=6.8, c=7.0, v=3000),  # -30 % on 3x: no volume step
     ]
-    found = checks.price_volume_steps(frame(rows))
+    found = price_volume_steps(frame(rows))
     assert not found.passed and found.offenders == ["SPLIT"] and found.counts["volume_steps"] == 1
     assert found.counts["price_steps"] == 0
     assert found.details.select("kind", "volume_step").row(0) == ("volume", 4.0)
     assert "with a price step > 25%" in found.description
-    assert checks.price_volume_steps(frame(rows), [d0]).passed  # only bars of the sessions asked are judged
+    assert price_volume_steps(frame(rows), [d0]).passed  # only bars of the sessions asked are judged
     # A volume step alone, however large, is ordinary market life: no finding.
-    assert checks.price_volume_steps(frame([r for r in rows if r["symbol"] == "NEWS"])).passed
+    assert price_volume_steps(frame([r for r in rows if r["symbol"] == "NEWS"])).passed
 
 
 def test_forty_percent_is_no_price_step() -> None:
     d0, d1 = calendar.sessions_before(NORMAL_DAY, 1)[0], NORMAL_DAY
     rows = [bar("AAA", d0, c=10.0), bar("AAA", d1, o=14.0, h=14.5, low=13.5, c=14.0)]
-    assert checks.price_volume_steps(frame(rows)).passed
+    assert price_volume_steps(frame(rows)).passed
 
 
 # --- universe coverage -------------------------------------------------------------------------
@@ -221,15 +225,15 @@ def test_forty_percent_is_no_price_step() -> None:
 def test_coverage_of_ninety_eight_percent_warns_and_a_hundred_passes() -> None:
     universe = [f"S{i:03d}" for i in range(100)]
     full = frame([bar(s, NORMAL_DAY) for s in universe])
-    assert checks.universe_coverage(full, universe).passed
-    assert checks.universe_coverage(full.filter(pl.col("symbol") != "S007"), universe).passed  # 99 %
+    assert universe_coverage(full, universe).passed
+    assert universe_coverage(full.filter(pl.col("symbol") != "S007"), universe).passed  # 99 %
     short = full.filter(~pl.col("symbol").is_in(["S007", "S042"]))
-    found = checks.universe_coverage(short, universe)
+    found = universe_coverage(short, universe)
     assert (
         not found.passed and found.offenders == ["S007", "S042"] and found.counts["coverage_min_pct"] == 98.0
     )
-    empty = checks.universe_coverage(full.clear(), universe, [NORMAL_DAY])  # a session with no bars at all
-    assert not empty.passed and empty.offender_count == 100 and len(empty.offenders) == checks.MAX_LISTED
+    empty = universe_coverage(full.clear(), universe, [NORMAL_DAY])  # a session with no bars at all
+    assert not empty.passed and empty.offender_count == 100 and len(empty.offenders) == MAX_LISTED
 
 
 # --- the Dagster asset checks ------------------------------------------------------------------

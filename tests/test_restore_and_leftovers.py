@@ -27,7 +27,7 @@ import pytest
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.maintenance import BackupError, RetentionPolicy, backup, cleanup, restore
-from tradingstation.maintenance.backup import CHECKSUM, ENV_HMAC_KEY, MANIFEST, SIGNATURE
+from tradingstation.maintenance.manifest import CHECKSUM, ENV_HMAC_KEY, MANIFEST, SIGNATURE
 from tradingstation.testing import TEST_KEY_ID, TEST_SECRET
 
 from lake_data import daily_frame

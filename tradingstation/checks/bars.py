@@ -1,7 +1,8 @@
 """Asset checks on the bar datasets, evaluated per session partition.
 
 ``ALL_CHECKS`` holds one ``@asset_check`` per (asset, check); the data comes from the lake (the
-``lake`` resource), the judgement from the pure functions of ``tradingstation.quality.bars``.
+``lake`` resource), the judgement from the pure functions of ``tradingstation.quality``
+(``bar_contract``, ``gaps``, ``steps``, ``coverage``).
 
 =================  ================================  ========  ========
 asset              check                             blocking  severity
@@ -45,8 +46,8 @@ from tradingstation.core import calendar
 from tradingstation.lake import Lake
 from tradingstation.ops.tables import markdown_table
 from tradingstation.partitions import SESSION_PARTITIONS
-from tradingstation.quality import bars as rules
-from tradingstation.quality.bars import Findings
+from tradingstation.quality.findings import MAX_LISTED, Findings
+from tradingstation.quality.gaps import GAP_WINDOW
 from tradingstation.quality.lake_checks import Evaluate, coverage, gaps, integrity, regular_session, steps
 from tradingstation.resources.lake_io import LakeResource
 
@@ -74,7 +75,7 @@ def findings_metadata(
     meta["offending_symbol_count"] = dg.MetadataValue.int(findings.offender_count)
     meta["offending_symbols"] = dg.MetadataValue.json(findings.offenders)
     if findings.details.height:
-        meta["details"] = dg.MetadataValue.md(markdown_table(findings.details, rows=rules.MAX_LISTED))
+        meta["details"] = dg.MetadataValue.md(markdown_table(findings.details, rows=MAX_LISTED))
     return meta
 
 
@@ -190,7 +191,7 @@ def _market_data_checks() -> list[dg.AssetChecksDefinition]:
             gaps,
             blocking=False,
             description=f"No symbol skips a session between its first and last bar in the last "
-            f"{rules.GAP_WINDOW} sessions up to the checked one (a symbol that starts later is no gap).",
+            f"{GAP_WINDOW} sessions up to the checked one (a symbol that starts later is no gap).",
         ),
         bars_check(
             "daily_bars",
@@ -199,7 +200,7 @@ def _market_data_checks() -> list[dg.AssetChecksDefinition]:
             blocking=False,
             description="No price step > 50% (open or close against the previous close), nor > 25% together "
             "with a volume step > 300%, into the session's bar: a split or a bad print. A volume step alone "
-            "is ordinary (earnings, news) and no finding (tradingstation.quality.bars.price_volume_steps).",
+            "is ordinary (earnings, news) and no finding (tradingstation.quality.steps.price_volume_steps).",
         ),
         bars_check(
             "intraday_1m",

@@ -19,29 +19,16 @@ secret (credentials, signed URLs) goes into a report. No Dagster here.
 from tradingstation.maintenance.backup import (
     DEFAULT_BACKUP_ROOT,
     ENV_BACKUP_ROOT,
-    MANIFEST,
-    BackupError,
     BackupReport,
     RestoreReport,
     backup,
     backup_lake,
-    read_manifest,
     restore,
 )
-from tradingstation.maintenance.integrity import (
-    ARTIFACTS,
-    GAP_SCHEMA,
-    FileCheck,
-    GapReport,
-    Issue,
-    VerifyReport,
-    check_partition,
-    damaged_partitions,
-    detect_gaps,
-    find_gaps,
-    universe_pairs,
-    verify,
-)
+from tradingstation.maintenance.file_check import FileCheck, Issue, check_partition, damaged_partitions
+from tradingstation.maintenance.gap_report import GAP_SCHEMA, GapReport, detect_gaps, find_gaps
+from tradingstation.maintenance.integrity import ARTIFACTS, VerifyReport, verify
+from tradingstation.maintenance.manifest import MANIFEST, BackupError, read_manifest
 from tradingstation.maintenance.retention import (
     CleanupReport,
     Deletion,
@@ -50,6 +37,7 @@ from tradingstation.maintenance.retention import (
     regular_bars,
     sessions_for_bars,
 )
+from tradingstation.quality.universe import universe_pairs
 
 __all__ = [
     "ARTIFACTS", "DEFAULT_BACKUP_ROOT", "ENV_BACKUP_ROOT", "GAP_SCHEMA", "MANIFEST",

@@ -1,73 +1,52 @@
 """Backup and restore: whole-lake (or per-dataset) snapshots with a checked, optionally signed manifest.
 
 A backup is ``{target}/{label}/{key}`` for every file of the lake (``label`` defaults to the
-snapshot's New York date, ``YYYY-MM-DD``), followed by ``{target}/{label}/manifest.json``::
+snapshot's New York date, ``YYYY-MM-DD``), followed by the manifest
+(:mod:`tradingstation.maintenance.manifest`: ``manifest.json`` with every file's size and sha256,
+its checksum and, with ``$TRADINGSTATION_BACKUP_HMAC_KEY`` set, its signature), written last, after
+the copied sizes were checked, so an interrupted backup has no manifest and restore refuses it.
+``target`` is any lake root (a local path or ``s3://bucket/prefix``) and goes through the same
+pyarrow filesystem code as the lake itself.
 
-    {"format": 1, "label": "2025-11-28", "created_at": "...Z", "completed_at": "...Z",
-     "source_root": "s3://bucket/lake", "datasets": [...], "total_bytes": 123,
-     "files": [{"key": "daily_bars/date=2025-11-28/part-0.parquet", "size": 1234, "sha256": "..."}]}
-
-Beside it, ``manifest.json.sha256`` holds the manifest's own sha256 (``sha256sum -c`` format), and,
-when ``$TRADINGSTATION_BACKUP_HMAC_KEY`` is set, ``manifest.json.hmac`` holds its HMAC-SHA256 under
-that key (hex). Both are written before the manifest, and the manifest last, after the copied
-sizes were checked, so an interrupted backup has no manifest and restore refuses it. ``target`` is
-any lake root (a local path or ``s3://bucket/prefix``) and goes through the same pyarrow
-filesystem code as the lake itself.
-
-Restore trusts nothing it did not check, and checks everything before it writes anything:
-
-1. the manifest matches ``manifest.json.sha256`` (a manifest edited, damaged, or without that file
-   is refused);
-2. with ``$TRADINGSTATION_BACKUP_HMAC_KEY`` set, ``manifest.json.hmac`` is present and matches
-   (an unsigned backup, or one signed with another key, is refused). Without the key a signature
-   is not checked, and the sha256 only catches accidents: someone who can write the backup can
-   recompute it. The key is never printed;
-3. the backup's files are exactly the manifest's (a file missing, or one the manifest does not
-   list, is refused by name);
-4. the size and sha256 of **every** file it will restore.
+Restore trusts nothing it did not check, and checks everything before it writes anything: the
+manifest against its checksum and signature, the backup's files against the manifest (a file
+missing, or one the manifest does not list, is refused by name), and the size and sha256 of
+**every** file it will restore.
 
 A damaged, incomplete or tampered backup is refused with a BackupError naming what is wrong, and
 the live lake is untouched. Only then is each file copied back (each write atomic, each file
 checked again as it is read); files identical to the live ones are left alone, and live files the
 backup does not hold (e.g. sessions newer than the backup) are kept.
-
-Longer than ~300 lines: backup and restore share the manifest, its checksum and its signature; a candidate for a split (manifest / copy) later.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import json
 import os
-import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tradingstation.core import schemas
-from tradingstation.core.errors import TradingStationError
 from tradingstation.lake import FileEntry, Lake, LakeSettings
 from tradingstation.maintenance._common import TMP_SUFFIX, human, redact, today_ny
+from tradingstation.maintenance.manifest import (
+    CHECKSUM,
+    ENV_HMAC_KEY,
+    FORMAT,
+    MANIFEST,
+    SIGNATURE,
+    BackupError,
+    check_label,
+    checked_manifest,
+    file_problem,
+    listing_problems,
+    read_optional,
+    sha256,
+    write_manifest,
+)
 
-MANIFEST = "manifest.json"
-CHECKSUM = MANIFEST + ".sha256"  # the manifest's own sha256, beside it
-SIGNATURE = MANIFEST + ".hmac"  # its HMAC-SHA256 under $TRADINGSTATION_BACKUP_HMAC_KEY, when set
-FORMAT = 1
 ENV_BACKUP_ROOT = "TRADINGSTATION_BACKUP_ROOT"
-ENV_HMAC_KEY = "TRADINGSTATION_BACKUP_HMAC_KEY"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_BACKUP_ROOT = "./data/backups"
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-class BackupError(TradingStationError):
-    """A backup that cannot be made or restored; ``damaged`` maps each bad key to its problem."""
-
-    def __init__(self, message: str, damaged: dict[str, str] | None = None):
-        super().__init__(message)
-        self.damaged = damaged or {}
 
 
 def backup_lake(target: Lake | str | None = None) -> Lake:
@@ -78,12 +57,6 @@ def backup_lake(target: Lake | str | None = None) -> Lake:
     root = target or os.environ.get(ENV_BACKUP_ROOT) or DEFAULT_BACKUP_ROOT
     settings = LakeSettings.from_env(root=root)
     return Lake(settings.root, settings.endpoint_url, settings.region)
-
-
-def _check_label(label: str) -> str:
-    if not _LABEL.match(label):
-        raise BackupError(f"backup label {label!r} must be letters, digits, '.', '_' or '-' (e.g. 2024-01-15)")
-    return label
 
 
 def _overlap(a: Lake, b: Lake) -> bool:
@@ -100,20 +73,6 @@ def _datasets(names: Iterable[str] | None) -> set[str] | None:
 
 def _selected(key: str, datasets: set[str] | None) -> bool:
     return datasets is None or key.split("/", 1)[0] in datasets
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def hmac_key() -> bytes | None:
-    """The manifest signing key from $TRADINGSTATION_BACKUP_HMAC_KEY, or None when unset or blank."""
-    raw = os.environ.get(ENV_HMAC_KEY, "")
-    return raw.encode() if raw.strip() else None
-
-
-def _sign(key: bytes, data: bytes) -> str:
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def _now() -> str:
@@ -157,7 +116,7 @@ def backup(
 ) -> BackupReport:
     """Copy every file of ``lake`` (or of ``datasets``) to ``{target}/{label}/`` and write the manifest last."""
     dest = backup_lake(target)
-    label = _check_label(label or today_ny().isoformat())
+    label = check_label(label or today_ny().isoformat())
     if _overlap(lake, dest):
         raise BackupError(f"the backup location {redact(dest.root)} overlaps the lake {redact(lake.root)}")
     wanted = _datasets(datasets)
@@ -181,7 +140,7 @@ def backup(
             report.vanished.append(src.key)
             continue
         dest.write_bytes(f"{label}/{src.key}", data)
-        entries.append({"key": src.key, "size": len(data), "sha256": _sha256(data)})
+        entries.append({"key": src.key, "size": len(data), "sha256": sha256(data)})
         report.files.append(FileEntry(src.key, len(data)))
     stored = {e.key: e.size for e in dest.files(label)}
     short = [e["key"] for e in entries if stored.get(f"{label}/{e['key']}") != e["size"]]
@@ -200,97 +159,9 @@ def backup(
         "total_bytes": sum(e["size"] for e in entries),
         "files": entries,
     }
-    body = json.dumps(manifest, indent=1).encode()
-    key = hmac_key()
-    dest.write_bytes(f"{label}/{CHECKSUM}", f"{_sha256(body)}  {MANIFEST}\n".encode())
-    if key is not None:
-        dest.write_bytes(f"{label}/{SIGNATURE}", f"{_sign(key, body)}\n".encode())
-    dest.write_bytes(manifest_key, body)  # last: from here the backup is complete
-    report.manifest, report.signed = dest.key_uri(manifest_key), key is not None
+    signed = write_manifest(dest, label, manifest)
+    report.manifest, report.signed = dest.key_uri(manifest_key), signed
     return report
-
-
-def read_manifest(source: Lake, label: str) -> dict:
-    """The manifest of backup ``label``, after checking it against ``manifest.json.sha256`` and, with
-    $TRADINGSTATION_BACKUP_HMAC_KEY set, ``manifest.json.hmac``; BackupError when it is missing
-    (incomplete), does not match its checksum or signature, or is unreadable."""
-    return _checked_manifest(source, label)[0]
-
-
-def _checked_manifest(source: Lake, label: str) -> tuple[dict, str]:
-    """(manifest, what was checked of its signature) for backup ``label``; see :func:`read_manifest`."""
-    key = f"{_check_label(label)}/{MANIFEST}"
-    where = f"backup {label!r} at {redact(source.root)}"
-    try:
-        body = source.read_bytes(key)
-    except FileNotFoundError:
-        present = source.files(label)
-        if present:
-            raise BackupError(
-                f"{where} is incomplete: {len(present)} file(s) but no {MANIFEST} "
-                "(the backup was interrupted); refusing to restore it", {key: "missing manifest"}
-            ) from None
-        labels = sorted({e.key.split("/", 1)[0] for e in source.files() if e.key.endswith("/" + MANIFEST)})
-        raise BackupError(
-            f"no backup {label!r} at {redact(source.root)}; complete backups there: {', '.join(labels) or 'none'}"
-        ) from None
-    checksum = _read(source, f"{label}/{CHECKSUM}")
-    if checksum is None:
-        raise BackupError(
-            f"{where} has no {CHECKSUM} beside {MANIFEST}, so its manifest cannot be checked; refusing to restore it "
-            f"(made before manifest checksums? check it yourself, then: sha256sum {MANIFEST} > {CHECKSUM})",
-            {f"{label}/{CHECKSUM}": "missing manifest checksum"},
-        )
-    expected = (checksum.decode("ascii", "replace").split() or [""])[0].lower()
-    if not _HEX64.match(expected):
-        raise BackupError(f"{where}: {CHECKSUM} does not hold a sha256; refusing to restore it",
-                          {f"{label}/{CHECKSUM}": "unreadable manifest checksum"})
-    if not hmac.compare_digest(_sha256(body), expected):
-        raise BackupError(
-            f"{where}: {MANIFEST} does not match its checksum in {CHECKSUM} (edited or damaged); refusing to restore it",
-            {key: "sha256 does not match manifest.json.sha256"},
-        )
-    secret = hmac_key()
-    signature = _read(source, f"{label}/{SIGNATURE}")
-    if secret is None:
-        signed = f"signature present but not checked ({ENV_HMAC_KEY} not set)" if signature is not None else "unsigned"
-    elif signature is None:
-        raise BackupError(
-            f"{where} has no {SIGNATURE} but {ENV_HMAC_KEY} is set: an unsigned backup is refused",
-            {f"{label}/{SIGNATURE}": "missing signature"},
-        )
-    elif not hmac.compare_digest(signature.decode("ascii", "replace").strip().lower(), _sign(secret, body)):
-        raise BackupError(
-            f"{where}: {SIGNATURE} does not match {MANIFEST} under {ENV_HMAC_KEY} "
-            "(the manifest was changed, or signed with another key); refusing to restore it",
-            {f"{label}/{SIGNATURE}": "HMAC does not match"},
-        )
-    else:
-        signed = "HMAC signature verified"
-    try:
-        manifest = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BackupError(f"backup {label!r}: {MANIFEST} is not valid JSON ({exc})", {key: "unreadable manifest"}) from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, list) or manifest.get("format") != FORMAT or not all(
-        isinstance(f, dict) and isinstance(f.get("key"), str) and isinstance(f.get("size"), int)
-        and isinstance(f.get("sha256"), str) for f in files
-    ):
-        raise BackupError(f"backup {label!r}: {MANIFEST} is not a format-{FORMAT} manifest", {key: "invalid manifest"})
-    twice = sorted(k for k, n in Counter(f["key"] for f in files).items() if n > 1)
-    if twice:
-        raise BackupError(f"backup {label!r}: {MANIFEST} lists {twice[:10]} more than once", dict.fromkeys(twice, "listed twice"))
-    return manifest, signed
-
-
-def _listing_problems(source: Lake, label: str, manifest: dict) -> dict[str, str]:
-    """The backup's actual files against the manifest: each missing or unlisted file, by key."""
-    present = {e.key.split("/", 1)[1] for e in source.files(label)}
-    listed = {f["key"] for f in manifest["files"]}
-    problems = dict.fromkeys(sorted(listed - present), "missing from the backup (listed in the manifest)")
-    for key in sorted(present - listed - {MANIFEST, CHECKSUM, SIGNATURE}):
-        problems[key] = "in the backup but not in the manifest"
-    return problems
 
 
 @dataclass
@@ -327,23 +198,6 @@ class RestoreReport:
         return "\n".join(lines)
 
 
-def _problem(data: bytes | None, entry: dict) -> str | None:
-    if data is None:
-        return "missing from the backup"
-    if len(data) != entry["size"]:
-        return f"size {len(data)}, manifest says {entry['size']}"
-    if _sha256(data) != entry["sha256"]:
-        return "sha256 does not match the manifest"
-    return None
-
-
-def _read(source: Lake, key: str) -> bytes | None:
-    try:
-        return source.read_bytes(key)
-    except FileNotFoundError:
-        return None
-
-
 def restore(
     lake: Lake,
     source: Lake | str | None = None,
@@ -364,7 +218,7 @@ def restore(
         raise BackupError("restore needs the label of a backup (e.g. --date 2024-01-15)")
     if _overlap(lake, src):
         raise BackupError(f"the backup location {redact(src.root)} overlaps the lake {redact(lake.root)}")
-    manifest, signature = _checked_manifest(src, label)
+    manifest, signature = checked_manifest(src, label)
     wanted = _datasets(datasets)
     entries = [e for e in manifest["files"] if _selected(e["key"], wanted)]
     damaged: dict[str, str] = {}
@@ -373,12 +227,12 @@ def restore(
             lake.key_uri(entry["key"])
         except ValueError:
             damaged[entry["key"]] = "not a valid lake key"
-    for key, problem in _listing_problems(src, label, manifest).items():  # the whole backup, not only `datasets`
+    for key, problem in listing_problems(src, label, manifest).items():  # the whole backup, not only `datasets`
         damaged.setdefault(key, problem)
     if verify:
         for entry in entries:
             if entry["key"] not in damaged:
-                problem = _problem(_read(src, f"{label}/{entry['key']}"), entry)
+                problem = file_problem(read_optional(src, f"{label}/{entry['key']}"), entry)
                 if problem:
                     damaged[entry["key"]] = problem
     if damaged:
@@ -392,15 +246,15 @@ def restore(
                            signature=signature)
     live = {f.key: f.size for f in lake.files()}
     for entry in entries:
-        data = _read(src, f"{label}/{entry['key']}")
-        problem = _problem(data, entry)
+        data = read_optional(src, f"{label}/{entry['key']}")
+        problem = file_problem(data, entry)
         if problem:  # changed since the check, or verify=False
             raise BackupError(
                 f"backup {label!r}: {entry['key']}: {problem}; stopped after restoring {len(report.restored)} file(s)",
                 {entry["key"]: problem},
             )
         assert data is not None
-        if live.get(entry["key"]) == len(data) and _sha256(_read(lake, entry["key"]) or b"") == entry["sha256"]:
+        if live.get(entry["key"]) == len(data) and sha256(read_optional(lake, entry["key"]) or b"") == entry["sha256"]:
             report.unchanged.append(entry["key"])
             continue
         lake.write_bytes(entry["key"], data)

@@ -1,10 +1,10 @@
 """The bar checks evaluated over the lake: for a list of sessions, read once, judge each session.
 
 Each evaluator ``(lake, dataset, sessions) -> {session: Findings}`` reads what it needs from the
-lake in one call and applies the pure rules of :mod:`tradingstation.quality.bars` session by
-session (each rule vectorized over symbols). A session without a partition is a failed finding
-that says so. The Dagster adapters (``tradingstation.checks``) only turn findings into check
-results.
+lake in one call and applies the pure rules of :mod:`tradingstation.quality` (``bar_contract``,
+``gaps``, ``steps``, ``coverage``) session by session (each rule vectorized over symbols). A
+session without a partition is a failed finding that says so. The Dagster adapters
+(``tradingstation.checks``) only turn findings into check results.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ import polars as pl
 
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
-from tradingstation.quality import bars as rules
-from tradingstation.quality.bars import Findings
+from tradingstation.quality.bar_contract import bar_integrity
+from tradingstation.quality.coverage import missing_regular_bars, universe_coverage
+from tradingstation.quality.findings import Findings
+from tradingstation.quality.gaps import GAP_WINDOW, gap_window, missing_sessions
+# The step thresholds and why they are where they are: steps.price_volume_steps.
+from tradingstation.quality.steps import MAX_PRICE_STEP, MAX_VOLUME_STEP, price_volume_steps, step_table
 from tradingstation.quality.universe import session_universes, universe_pairs
 
 STEP_LOOKBACK = 5  # sessions read before the first checked one, for each symbol's previous bar
-# The step thresholds and why they are where they are: rules.price_volume_steps.
-MAX_PRICE_STEP, MAX_VOLUME_STEP = rules.MAX_PRICE_STEP, rules.MAX_VOLUME_STEP
 
 Evaluate = Callable[[Lake, str, list[dt.date]], dict[dt.date, Findings]]
 
@@ -56,7 +58,7 @@ def _by_session(lake: Lake, dataset: str, sessions: list[dt.date], columns: list
 def integrity(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
     parts = _by_session(lake, dataset, sessions)
     return {
-        d: rules.bar_integrity(parts[d]) if d in parts else _absent("bar_integrity", dataset, d)
+        d: bar_integrity(parts[d]) if d in parts else _absent("bar_integrity", dataset, d)
         for d in sessions
     }
 
@@ -65,7 +67,7 @@ def regular_session(interval_minutes: int) -> Evaluate:
     def evaluate(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
         parts = _by_session(lake, dataset, sessions, columns=["symbol", "ts", "volume"])
         return {
-            d: rules.missing_regular_bars(parts[d], interval_minutes=interval_minutes)
+            d: missing_regular_bars(parts[d], interval_minutes=interval_minutes)
             if d in parts
             else _absent("missing_regular_bars", dataset, d)
             for d in sessions
@@ -83,19 +85,19 @@ def _history(
 
 
 def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
-    history = _history(lake, dataset, sessions, rules.GAP_WINDOW - 1, ["symbol"])
+    history = _history(lake, dataset, sessions, GAP_WINDOW - 1, ["symbol"])
     stored = set(lake.sessions(dataset))
     out = {}
     by_day = {k[0]: v for k, v in history.partition_by("date", as_dict=True).items()}
     empty = history.clear()
-    judged = sorted({w for day in sessions for w in rules.gap_window(day)})
+    judged = sorted({w for day in sessions for w in gap_window(day)})
     universes = session_universes(lake, judged)  # a symbol out of a session's universe is no gap there
     expected = universe_pairs(universes, judged) if universes is not None else None
     for day in sessions:  # one vectorized check per session, never per symbol
-        window = rules.gap_window(day)
+        window = gap_window(day)
         in_window = pl.concat([by_day.get(w, empty) for w in window])
         findings = (
-            rules.missing_sessions(in_window, window, expected)
+            missing_sessions(in_window, window, expected)
             if day in stored
             else _absent("missing_sessions", dataset, day)
         )
@@ -109,11 +111,11 @@ def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Fin
 def steps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
     history = _history(lake, dataset, sessions, STEP_LOOKBACK, ["symbol", "ts", "open", "close", "volume"])
     stored = set(lake.sessions(dataset))
-    table = rules.step_table(history)  # one pass for the whole range, then split by session
+    table = step_table(history)  # one pass for the whole range, then split by session
     by_day = {k[0]: v for k, v in table.partition_by("date", as_dict=True).items()}
     empty = table.clear()
     return {
-        day: rules.price_volume_steps(
+        day: price_volume_steps(
             empty,
             steps=by_day.get(day, empty),
             max_price_step=MAX_PRICE_STEP,
@@ -136,7 +138,7 @@ def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date,
         if day not in parts:
             out[day] = _absent("universe_coverage", dataset, day)
             continue
-        findings = rules.universe_coverage(parts[day], universes.symbols(day), [day])
+        findings = universe_coverage(parts[day], universes.symbols(day), [day])
         used = universes.used[day]
         if used != day:
             findings.counts["universe_borrowed_from"] = used.isoformat()  # type: ignore[assignment]

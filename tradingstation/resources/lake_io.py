@@ -39,7 +39,7 @@ import polars as pl
 from tradingstation.core import calendar
 from tradingstation.lake import DEFAULT_ROOT, Lake, WriteInfo
 from tradingstation.quality import replacement
-from tradingstation.quality.bars import MAX_EXCLUDED_SHARE, exclude_broken_bars
+from tradingstation.quality.bar_contract import MAX_EXCLUDED_SHARE, exclude_broken_bars
 from tradingstation.resources.windows import WINDOW_KEY, window_keys
 
 

@@ -1,0 +1,57 @@
+"""The outcome of a data-quality rule: :class:`Findings`, and the helpers every rule builds it with.
+
+Each rule of ``bar_contract``, ``gaps``, ``steps`` and ``coverage`` returns a :class:`Findings`:
+passed or not, counts, the offending symbols (at most ``MAX_LISTED`` named, all counted), a
+sentence saying what was found, and a small ``details`` frame (one row per problem, at most
+``MAX_LISTED``) for the UI. Pure data, no Dagster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+MAX_LISTED = 50  # offending symbols named, detail rows kept
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The outcome of one check on one frame."""
+
+    check: str
+    passed: bool
+    description: str
+    counts: dict[str, int | float] = field(default_factory=dict)
+    offenders: list[str] = field(default_factory=list)  # sorted, at most MAX_LISTED
+    offender_count: int = 0  # all of them, also beyond MAX_LISTED
+    details: pl.DataFrame = field(default_factory=pl.DataFrame)  # at most MAX_LISTED rows
+
+
+def make_findings(
+    check: str,
+    passed: bool,
+    description: str,
+    counts: dict,
+    offenders: pl.Series | Iterable[str],
+    details: pl.DataFrame,
+) -> Findings:
+    """A :class:`Findings`: the offenders deduplicated and sorted, names and details cut at ``MAX_LISTED``."""
+    names = sorted(set(offenders))
+    return Findings(
+        check=check,
+        passed=passed,
+        description=description,
+        counts=counts,
+        offenders=names[:MAX_LISTED],
+        offender_count=len(names),
+        details=details.head(MAX_LISTED),
+    )
+
+
+def listed(names: Sequence[str]) -> str:
+    """The first ten names for a description, then how many more."""
+    shown = ", ".join(names[:10])
+    return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
