@@ -106,3 +106,18 @@ def test_materialize_on_an_unreachable_lake_is_one_line_before_any_run(
     code, err = run(["materialize", "--date", "2025-11-24", "--no-history"], capsys)
     assert code == 2 and err.startswith("tradingstation: error: cannot reach the lake s3://bucket/lake")
     assert "hunter2" not in err and "a-secret-value" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flag", [["--job", "bogus"], ["--select", "universe,bogus_asset"]])
+def test_a_bad_job_or_asset_name_is_refused_before_the_history_backfill(
+    flag: list[str], isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty lake: with history on (the default), a 199-session backfill would run first.
+    try:
+        code = cli.main(["materialize", "--date", "2025-11-24", *flag])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    assert code == 2 and len(captured.err.strip().splitlines()) == 1
+    assert "backfilling" not in captured.out and "materializing" not in captured.out
+    assert not (isolated / "lake").exists() or not any((isolated / "lake").rglob("*.parquet"))

@@ -41,13 +41,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         day = calendar.session(args.date) if args.date else latest_closed_session()
         run, label, history_day = {"key": day.isoformat()}, f"session {day}", day
     instance()  # DAGSTER_HOME before anything touches Dagster
+    selection = [a.strip() for a in args.select.split(",")] if args.select else None
+    check_job_and_selection(args.job, selection)  # before any work: a bad name backfills nothing
     preflight()
     print(f"materializing {args.job} for {label} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     started = time.perf_counter()
     if args.history and not ensure_history(history_day, args.log_level):
         return 1
-    selection = [a.strip() for a in args.select.split(",")] if args.select else None
-    check_job_and_selection(args.job, selection)
     tags = {replacement.ALLOW_SHRINK_TAG: "true"} if args.allow_shrink else None
     result = execute(args.job, assets=selection, log_level=args.log_level, tags=tags, **run)
     elapsed = time.perf_counter() - started
