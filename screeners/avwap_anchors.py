@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners.indicators import gap_percent, relative_volume, row_index, sorted_by, typical_price
+from screeners.indicators import (
+    gap_percent,
+    group_id,
+    relative_volume,
+    row_index,
+    sorted_by,
+    typical_price,
+)
 
 ANCHOR_TYPES = (
     "gap_up", "gap_down", "volume_spike", "swing_high", "swing_low", "highest_high", "lowest_low", "earnings"
@@ -59,12 +66,16 @@ class AnchorParams:
 
 
 def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
-    """Daily bars sorted per symbol with ``idx`` (bar number) and the cumulative sums an AVWAP
-    needs: ``cum_pv``/``cum_v`` through the bar and ``pre_pv``/``pre_v`` before it, so the AVWAP
-    from bar a through bar b is ``(cum_pv[b] - pre_pv[a]) / (cum_v[b] - pre_v[a])``."""
+    """Daily bars sorted per symbol with ``_sid`` (the symbol's number), ``idx`` (bar number) and
+    the cumulative sums an AVWAP needs: ``cum_pv``/``cum_v`` through the bar and ``pre_pv``/``pre_v``
+    before it, so the AVWAP from bar a through bar b is
+    ``(cum_pv[b] - pre_pv[a]) / (cum_v[b] - pre_v[a])``."""
     pv = typical_price("high", "low", "close") * pl.col("volume").cast(pl.Float64)
-    bars = sorted_by(daily, "symbol", "date").with_columns(idx=row_index("symbol"))
-    if bars.schema["volume"].is_integer():
+    # windows run over the symbol's integer id ``_sid`` (the same groups as over the name, cheaper)
+    # one lazy query: a subexpression repeated in it (``pv``, the row index) is computed once
+    bars = sorted_by(daily, "symbol", "date").lazy().with_columns(_sid=group_id("symbol"))
+    bars = bars.with_columns(idx=row_index("_sid"))
+    if daily.schema["volume"].is_integer():
         # Integer volume sums are exact, so a whole-column running sum less the symbol's start
         # equals the per-symbol one (and skips a window).
         filled = pl.col("volume").fill_null(0)
@@ -72,9 +83,11 @@ def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
         start = pl.when(pl.col("idx") == 0).then(running - filled).forward_fill()
         cum_v = pl.when(pl.col("volume").is_not_null()).then(running - start).cast(pl.Float64)
     else:
-        cum_v = pl.col("volume").cast(pl.Float64).cum_sum().over("symbol")
-    return bars.with_columns(cum_pv=pv.cum_sum().over("symbol"), cum_v=cum_v).with_columns(
-        pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64)
+        cum_v = pl.col("volume").cast(pl.Float64).cum_sum().over("_sid")
+    return (
+        bars.with_columns(cum_pv=pv.cum_sum().over("_sid"), cum_v=cum_v)
+        .with_columns(pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64))
+        .collect()
     )
 
 
@@ -147,14 +160,15 @@ def find_anchors(
     rows = bars.drop("symbol", "_pos")[window["_at"]]
     window = pl.concat([window.drop("_pos", "_at"), rows], how="horizontal")
     key = ["as_of", "symbol"]
-    hh = pl.col("high") == pl.col("high").max().over(key)
-    ll = pl.col("low") == pl.col("low").min().over(key)
+    per = ["as_of", "_sid"]  # the same groups as ``key``, over integers
+    hh = pl.col("high") == pl.col("high").max().over(per)
+    ll = pl.col("low") == pl.col("low").min().over(per)
     confirmed = pl.col("confirmed_on") <= pl.col("as_of")
     window = window.with_columns(
         swing_high=pl.col("swing_high") & confirmed.fill_null(False),
         swing_low=pl.col("swing_low") & confirmed.fill_null(False),
-        highest_high=hh & (pl.col("idx") == pl.when(hh).then(pl.col("idx")).max().over(key)),
-        lowest_low=ll & (pl.col("idx") == pl.when(ll).then(pl.col("idx")).max().over(key)),
+        highest_high=hh & (pl.col("idx") == pl.when(hh).then(pl.col("idx")).max().over(per)),
+        lowest_low=ll & (pl.col("idx") == pl.when(ll).then(pl.col("idx")).max().over(per)),
     )
     anchors = (
         window.filter(pl.any_horizontal(ANCHOR_TYPES))  # most bars anchor nothing: unpivot fewer

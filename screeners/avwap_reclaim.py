@@ -74,14 +74,14 @@ def _bars(daily: pl.DataFrame, params: AvwapReclaimParams) -> pl.DataFrame:
     def prev(column: str) -> pl.Expr:
         return pl.when(idx >= 1).then(pl.col(column).shift(1))
 
-    return with_cumulative(daily).with_columns(
+    return with_cumulative(daily).lazy().with_columns(  # lazy: repeated subexpressions computed once
         prev_close=prev("close"),
         prev_pv=prev("cum_pv"),
         prev_v=prev("cum_v"),
-        atr=atr("high", "low", "close", params.atr_period).over("symbol"),
-        sma=sma("close", params.trend_sma).over("symbol"),  # a float rolling sum: per symbol, to stay exact
+        atr=atr("high", "low", "close", params.atr_period).over("_sid"),
+        sma=sma("close", params.trend_sma).over("_sid"),  # a float rolling sum: per symbol, to stay exact
         rvol=pl.when(idx >= params.rvol_days).then(relative_volume("volume", params.rvol_days)),  # exact sums
-    )
+    ).collect()
 
 
 def screen(

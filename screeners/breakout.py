@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import common
-from screeners.indicators import ratio
+from screeners.indicators import ratio, sorted_by
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,12 @@ def _candidates(df: pl.DataFrame, p: BreakoutParams) -> pl.DataFrame:
     avg_volume = volume.rolling_mean(p.volume_days).shift(1)
     new_symbol = (pl.col("symbol") != pl.col("symbol").shift(1)).fill_null(True)
     row = pl.int_range(pl.len(), dtype=pl.Int64)
-    df = df.with_columns(_r=row, _i=row - pl.when(new_symbol).then(row).forward_fill())
-    df = df.with_columns(avg_volume=avg_volume, rel_volume=ratio(volume, avg_volume))  # null, not NaN, on 0
+    df = (
+        df.lazy()  # lazy: the average, used three times, is computed once
+        .with_columns(_r=row, _i=row - pl.when(new_symbol).then(row).forward_fill())
+        .with_columns(avg_volume=avg_volume, rel_volume=ratio(volume, avg_volume))  # null, not NaN, on 0
+        .collect()
+    )
     return df.filter(
         (pl.col("_i") >= max(p.min_consolidation_days, p.volume_days))
         & (pl.col("rel_volume") >= p.min_relative_volume)
@@ -123,7 +127,7 @@ def screen(daily: pl.DataFrame, params: BreakoutParams = BreakoutParams()) -> pl
     p = params
     n0 = p.min_consolidation_days
     n1 = max(p.max_consolidation_days, n0)
-    df = daily.sort("symbol", "date")
+    df = sorted_by(daily, "symbol", "date")
     df = _bases(df, _candidates(df, p), p, n0, n1)
     side = (
         pl.when(pl.col("close") > pl.col("range_high"))

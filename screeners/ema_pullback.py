@@ -66,17 +66,21 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
     # Only the recursive indicators need a per-symbol window; lags and rolling windows run on the
     # whole sorted column, masked by the row's position in its symbol (``_row``) where they would
     # reach into the previous symbol (the volume windows sum integers, so they are exact).
-    df = ind.sorted_by(daily, "symbol", "date").with_columns(_row=ind.row_index("symbol"))
+    # The recursive ones run per symbol over its integer id (``_sid``), cheaper than over the name.
+    # One lazy query up to the filter: eager steps evaluate a repeated subexpression each time it
+    # appears, the lazy engine once (common subexpressions); same operations, same values.
+    lazy = ind.sorted_by(daily, "symbol", "date").lazy().with_columns(_sid=ind.group_id("symbol"))
+    lazy = lazy.with_columns(_row=ind.row_index("_sid"))
     row = pl.col("_row")
 
     def lag(x: pl.Expr, k: int) -> pl.Expr:
         return pl.when(row >= k).then(x.shift(k))
 
-    df = df.with_columns(
-        ema_fast=ind.ema("close", p.ema_period).over("symbol"),
-        ema_slow=ind.ema("close", p.slow_period).over("symbol"),
-        atr=ind.atr("high", "low", "close", 14).over("symbol"),
-        rsi=ind.rsi("close", 14).over("symbol"),
+    lazy = lazy.with_columns(
+        ema_fast=ind.ema("close", p.ema_period).over("_sid"),
+        ema_slow=ind.ema("close", p.slow_period).over("_sid"),
+        atr=ind.atr("high", "low", "close", 14).over("_sid"),
+        rsi=ind.rsi("close", 14).over("_sid"),
         rel_volume=pl.when(row >= 20).then(ind.relative_volume("volume", 20)),
         avg_volume=pl.when(row >= 20).then(ind.sma(pl.col("volume").shift(1), 20)),
         prev_high=lag(h, 1),
@@ -105,7 +109,8 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
     )
     up, down = pl.col("_up"), pl.col("_down")
     df = (
-        df.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
+        lazy.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
+        .collect()
         .filter(
             (up | down)
             & (pl.col("atr") > 0)  # null-safe: no ATR (or a flat one) scores no touch

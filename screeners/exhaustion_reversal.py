@@ -116,9 +116,12 @@ def _tod_relative_volume(
     ts, size = reg["ts"], reg.height
     ends = pl.concat([starts.slice(1), pl.Series([size], dtype=pl.Int64)]) - 1
 
-    def offset(at: pl.Series) -> pl.Series:
-        utc = ts.gather(at).dt.replace_time_zone(None)
-        return (ts.gather(at).dt.convert_time_zone(NY).dt.replace_time_zone(None) - utc).cast(pl.Int64)
+    def offset(at: pl.Series) -> pl.Series:  # converted once per distinct timestamp (one per session)
+        stamps = ts.gather(at)
+        distinct = stamps.unique()
+        utc = distinct.dt.replace_time_zone(None)
+        shift = (distinct.dt.convert_time_zone(NY).dt.replace_time_zone(None) - utc).cast(pl.Int64)
+        return stamps.replace_strict(distinct, shift, return_dtype=pl.Int64)
 
     w, off = int(ends[0] - starts[0] + 1), offset(starts)
     if ((ends - starts + 1) == w).all() and (off == offset(ends)).all():
@@ -171,7 +174,9 @@ def screen(
 ) -> pl.DataFrame:
     """Exhaustion reversals for every session in ``intraday_30m`` (each uses bars up to its own)."""
     p = params
-    reg = intraday_30m.filter(pl.col("session") == "regular").drop("session")
+    regular = intraday_30m.select((pl.col("session") == "regular").fill_null(False)).to_series()
+    # 30-minute bars are usually all regular: then the filter (a copy of every column) is skipped
+    reg = (intraday_30m if regular.all() else intraday_30m.filter(regular)).drop("session")
     if reg.is_empty():
         return common.empty_signals(DETAIL)
     reg, sid, names = _order(reg, "ts")  # sessions are runs of rows: no windows .over(KEY)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screeners import common
-from screeners.indicators import gap_percent, ratio, sorted_by
+from screeners.indicators import gap_percent, group_id, ratio, sorted_by
 from tradingstation.core import calendar
 
 TICK = 0.01
@@ -86,11 +86,12 @@ def _prior_days(daily: pl.DataFrame, n: int, dates: pl.Series) -> pl.DataFrame:
     return (
         sorted_by(daily, "symbol", "date")
         .lazy()
+        .with_columns(_sid=group_id("symbol"))  # over the symbol's number: cheaper than its name
         .with_columns(
             avg_daily_volume=pl.col("volume")
             .cast(pl.Float64)
             .rolling_mean(n, min_samples=min(MIN_AVG_SESSIONS, n))
-            .over("symbol")
+            .over("_sid")
         )
         .filter(pl.col("date").is_between(since, dates.max()))
         .select(

@@ -19,7 +19,9 @@ whose fields are computed once and referenced with ``pl.field``), and on a frame
 keys (``sorted_by``) ``row_index`` gives each row's position in its group without a window:
 ``pl.when(row_index("symbol") >= k).then(x.shift(k))`` equals ``x.shift(k).over("symbol")``.
 Whole-column rolling windows masked the same way are exact for integers (volume), not for
-floats (a float rolling sum carries rounding from the rows before), so those stay in ``.over``.
+floats (a float rolling sum carries rounding from the rows before), so those stay in ``.over``,
+over an integer key (``group_id``): a window over a String key hashes the strings again for
+each windowed expression, about three times the cost of the same window over an integer run id.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "relative_volume_at_time",
     "relative_volume_at_time_sorted",
     "row_index",
+    "group_id",
     "sorted_by",
     "gap_percent",
     "consolidation_width",
@@ -221,6 +224,13 @@ def row_index(*keys: str) -> pl.Expr:
     return row - pl.when(starts).then(row).forward_fill()
 
 
+def group_id(key: str) -> pl.Expr:
+    """Each row's run number (0, 1, ...) over equal ``key`` values: on a frame sorted by the key
+    one integer per group, so ``x.over(group_id("symbol"))`` gives what ``x.over("symbol")`` gives
+    (the same groups, computed alike) at about a third of the cost (no string hashing)."""
+    return pl.col(key).rle_id()
+
+
 def gap_percent(
     open: IntoExpr, prev_close: IntoExpr | None = None, *, close: IntoExpr = "close"
 ) -> pl.Expr:
@@ -248,6 +258,7 @@ def sorted_by(df: pl.DataFrame, *columns: str) -> pl.DataFrame:
     for name in reversed(columns):  # lexicographic: row >= previous row, the last column may tie
         col, prev = pl.col(name), pl.col(name).shift(1)
         in_order = col >= prev if in_order is None else (col > prev) | ((col == prev) & in_order)
-    if in_order is None or df.select(in_order.slice(1).fill_null(False).all()).item():
+    # lazy: each column's shift is computed once (an eager select computes it at each appearance)
+    if in_order is None or df.lazy().select(in_order.slice(1).fill_null(False).all()).collect().item():
         return df
     return df.sort(*columns)

@@ -93,12 +93,18 @@ def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     reg = reg.with_columns(_row=row_index("_sym", "date"))
     first = pl.col("_row") == 0
     session_open = pl.when(first).then(pl.col("ts")).forward_fill()
-    ny = pl.col("ts").dt.convert_time_zone(NY_TZ)
-    return reg.with_columns(
+    reg = reg.with_columns(
         minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64),
-        clock=(ny.dt.hour().cast(pl.Int64) * 60 + ny.dt.minute().cast(pl.Int64)),
         _sess=first.cast(pl.Int64).cum_sum() - 1,
     )
+    # New York's UTC offset is converted once per session, at its first bar (a regular session
+    # never spans a DST change, which happens at 2 am): the minute of the day is then integer
+    # arithmetic on the UTC minute, the same value as the converted time's hour * 60 + minute.
+    opens = reg.filter(first)["ts"]
+    local = opens.dt.convert_time_zone(NY_TZ).dt.replace_time_zone(None)
+    offset = (local - opens.dt.replace_time_zone(None)).dt.total_minutes().cast(pl.Int64)
+    utc_minute = pl.col("ts").dt.epoch("s") // 60
+    return reg.with_columns(clock=(utc_minute + pl.lit(offset).gather(pl.col("_sess"))) % 1440)
 
 
 def _ranges(reg: pl.DataFrame, or_window: int) -> pl.DataFrame:
