@@ -97,10 +97,18 @@ def assert_same_lake(ours: str, theirs: str, sessions: list) -> None:
 
 def run_events(home: Path, run_id: str) -> dict[str, int]:
     """Events the run wrote to the instance, by type (the count that costs SQLite commits)."""
+    import os
+
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    # the local instance's storage finds its files through DAGSTER_HOME, as Dagster's commands do
+    saved, os.environ["DAGSTER_HOME"] = os.environ.get("DAGSTER_HOME"), str(home)
+    try:
+        instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    finally:
+        os.environ.pop("DAGSTER_HOME") if saved is None else os.environ.__setitem__("DAGSTER_HOME", saved)
+    with instance:
         counts: dict[str, int] = {}
         for record in instance.all_logs(run_id):
             kind = record.dagster_event.event_type_value if record.dagster_event else "log message"

@@ -56,3 +56,24 @@ def test_an_existing_instance_config_is_left_as_it_is(tmp_path: Path, monkeypatc
     with runs.instance() as instance:
         assert not isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_many_threads_share_the_kept_connections_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A webserver or daemon reads from many threads while a run writes: more threads than kept
+    connections, each statement on a connection no other thread is using."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with runs.instance() as instance:
+        assert dg.materialize([tiny], instance=instance).success
+
+        def read(_: int) -> int:
+            return sum(len(instance.get_runs()) + len(instance.get_records_for_run(r.run_id).records)
+                       for r in instance.get_runs())
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            readers = [pool.submit(read, i) for i in range(60)]
+            for _ in range(3):
+                assert dg.materialize([tiny], instance=instance).success
+            counts = [f.result() for f in readers]
+        assert len(instance.get_runs()) == 4 and all(c > 0 for c in counts)

@@ -5,12 +5,16 @@ statement group (``poolclass=NullPool``) and close them after: on a 250-session 
 ~9,000 engines, about a fifth of the run's time (py-spy / cProfile of ``make run``). This storage
 is Dagster's, file for file (``history/runs.db``, ``history/runs/<run>.db``, ``history/runs/index.db``,
 ``schedules/schedules.db`` under ``base_dir``), with one change: each database file keeps one engine,
-whose pool holds one connection per thread (``SingletonThreadPool``), so a statement reuses it.
+whose pool keeps two connections open (``QueuePool``), so a statement reuses one.
 
 What stays as it was: every write is its own transaction (``conn.begin()``), committed before the
 context returns; the storages' own lock still serializes a process's access; other processes (the
 webserver, the daemon, a second CLI) open the same files as before, since an idle SQLite connection
 holds no lock. ``dispose()`` closes every kept connection.
+
+The files are found through ``DAGSTER_HOME`` (``base_dir: {env: DAGSTER_HOME}``), as Dagster's own
+commands find an instance, so a copied or moved instance directory keeps working where it is; a
+program that opens it by path (``InstanceRef.from_dir``) sets ``DAGSTER_HOME`` to that path first.
 
 Configured by the instance's ``dagster.yaml`` (written by ``tradingstation.cli.runs.instance`` for a
 new local instance; PostgreSQL instances use ``dagster-postgres``, untouched)::
@@ -45,7 +49,7 @@ from dagster._core.storage.sqlite_storage import (
 )
 from dagster._serdes import ConfigurableClassData
 from dagster._utils import mkdir_p
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.pool import QueuePool
 
 CONFIG_YAML = """storage:
   custom:
@@ -58,7 +62,7 @@ CONFIG_YAML = """storage:
 
 
 class _Engines:
-    """One engine per database file, created on first use, each pooling a connection per thread."""
+    """One engine per database file, created on first use, each keeping its connections open."""
 
     def __init__(self) -> None:
         self._engines: dict[str, db.engine.Engine] = {}
@@ -68,8 +72,11 @@ class _Engines:
         with self._lock:
             engine = self._engines.get(conn_string)
             if engine is None:
+                # Two connections kept; more at once (threads of the webserver or daemon) are opened
+                # and closed as before (unbounded overflow). A connection serves one checkout at a
+                # time, so handing it to another thread later is safe (check_same_thread off).
                 engine = self._engines[conn_string] = db.create_engine(
-                    conn_string, poolclass=SingletonThreadPool, pool_size=8,
+                    conn_string, poolclass=QueuePool, pool_size=2, max_overflow=-1,
                     connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
                 )
             return engine
