@@ -327,7 +327,7 @@ def render_minute(bars: pl.DataFrame, marks: dict[str, float | None], title: str
     day = clock[0].date()
     times = [dt.datetime.combine(day, t) for t in MINUTE_TICKS]
     at = clock.search_sorted(pl.Series(times, dtype=clock.dtype)).to_list()
-    ticks = [(i, t) for i, t in zip(at, times) if i < bars.height and (not ticks_near(i, at, t, times))]
+    ticks = [(at[k], times[k]) for k in spaced_ticks(at, bars.height)]
     axes[2].set_xticks([i for i, _ in ticks], [f"{t:%H:%M}" for _, t in ticks])
     first_regular = int((bars["ts"] < open_ts).sum())  # the open's position
     if 0 < first_regular < bars.height:
@@ -339,7 +339,14 @@ def render_minute(bars: pl.DataFrame, marks: dict[str, float | None], title: str
     return _png(fig)
 
 
-def ticks_near(i: int, at: list[int], t: dt.datetime, times: list[dt.datetime]) -> bool:
-    """Whether an earlier tick sits on the same bar (a clock time with no bar since the last tick)."""
-    k = times.index(t)
-    return k > 0 and at[k - 1] == i
+def spaced_ticks(at: list[int], bars: int, min_share: float = 0.07) -> list[int]:
+    """Which of the clock ticks (bar positions ``at``, in time order) get a label: those on a bar of
+    the chart, at least ``min_share`` of its width apart, so two labels never print over each other
+    (04:00 and 07:00 sit a few bars apart on a thin pre-market). Later ticks win: the open and the
+    session's hours are the ones a trader reads."""
+    gap = max(1, round(bars * min_share))
+    kept: list[int] = []
+    for k in reversed(range(len(at))):
+        if at[k] < bars and (not kept or at[kept[-1]] - at[k] >= gap):
+            kept.append(k)
+    return kept[::-1]

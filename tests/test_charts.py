@@ -247,3 +247,11 @@ def test_volume_is_one_collection_of_up_and_down_bars_from_zero() -> None:
     colors = [matplotlib.colors.to_hex(c) for c in bars.get_facecolors()]
     assert colors == [charts.UP_COLOR, charts.DOWN_COLOR, charts.UP_COLOR]  # close >= open: up
     plt.close(fig)
+
+
+def test_clock_labels_of_the_minute_chart_never_overlap() -> None:
+    # 04:00, 07:00, 09:30, 10:30, 11:30 at bars 0, 5, 40, 100, 160 of a 420-bar chart; one past its end
+    assert charts.spaced_ticks([0, 5, 40, 100, 160, 420], 420) == [1, 2, 3, 4]  # 07:00 wins over 04:00, 5 bars before it
+    assert charts.spaced_ticks([0, 3, 6], 420) == [2]  # all in one spot: the latest label only
+    assert charts.spaced_ticks([0, 60, 120], 390) == [0, 1, 2]  # the regular session's hours all fit
+    assert charts.spaced_ticks([], 10) == []
