@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners.indicators import ratio, sorted_by
+from screeners.indicators import ratio, row_index, sorted_by
 
 # The split ratios looked for (new shares per old share), 3:2 up to 50:1 (Chipotle, 2024); any two
 # are more than twice the tolerance apart, so a step matches one at most.
@@ -74,22 +74,21 @@ def detect(daily: pl.DataFrame, params: SplitParams = SplitParams()) -> pl.DataF
     near = min(SPLIT_STEPS.values(), key=lambda s: abs(math.log(s)))  # the smallest step looked for
     small = abs(math.log(near)) - width  # |log step| under this matches no split
     dollars = (pl.col("close").cast(pl.Float64) * pl.col("volume").cast(pl.Float64)).fill_null(0.0)
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    new_symbol = pl.col("symbol").ne_missing(pl.col("symbol").shift(1))  # True on the first row too
-    # One pass over all bars for what every bar needs (the step, the running dollar volume, the
-    # symbol's first row); the rest only at the few bars that step by a split's size.
+    idx = row_index("symbol")
+    # One pass over all bars for what every bar needs (its number in its symbol, the step, the
+    # running dollar volume); the rest only at the few bars that step by a split's size.
     every = bars.lazy().select(
-        _start=pl.when(new_symbol).then(row).forward_fill(),
+        _idx=idx,
         _cum=dollars.cum_sum(),  # running dollar volume over the whole column: windows by difference
-        step=pl.when(~new_symbol).then(ratio(pl.col("open"), pl.col("close").shift(1))),
+        step=pl.when(idx >= 1).then(ratio(pl.col("open"), pl.col("close").shift(1))),
     ).collect()
     pos = every.select((pl.col("step") > 0) & (pl.col("step").log().abs() >= small)).to_series().arg_true()
     if pos.is_empty():
         return pl.DataFrame(schema=SPLIT_SCHEMA)
     pos = pos.cast(pl.Int64)
-    idx = pos - every["_start"].gather(pos)  # the bar's number in its symbol (>= 1: it has a step)
     cand = bars[pos].with_columns(
-        _pos=pos, _idx=idx, prev_date=bars["date"].gather(pos - 1), step=every["step"].gather(pos)
+        _pos=pos, _idx=every["_idx"].gather(pos), prev_date=bars["date"].gather(pos - 1),
+        step=every["step"].gather(pos),
     )
     cum = every["_cum"]
     n = cand["_idx"].clip(upper_bound=params.volume_days)  # the previous bars of the symbol, up to the window

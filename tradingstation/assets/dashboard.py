@@ -25,6 +25,7 @@ two-line description, the plan's top rows (``top``) and a link the browser opens
 import dataclasses
 import datetime as dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
 
@@ -90,7 +91,7 @@ def browser_url(uri: str, endpoint_url: str | None, region: str | None) -> str:
 CHART_ROWS_ENV = "TRADINGSTATION_CHART_ROWS"  # how many of the plan's best rows the page charts
 
 
-def dashboard_params(env: dict[str, str] | os._Environ = os.environ) -> DashboardParams:
+def dashboard_params(env: Mapping[str, str] = os.environ) -> DashboardParams:
     """The runbook's plan parameters; ``TRADINGSTATION_CHART_ROWS`` (0 to ``top_n``) sets how many rows
     get charts: drawing them is most of a market tick's time (about 0.15 s a chart)."""
     params = DashboardParams()
