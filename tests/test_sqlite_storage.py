@@ -77,3 +77,46 @@ def test_many_threads_share_the_kept_connections_safely(tmp_path: Path, monkeypa
                 assert dg.materialize([tiny], instance=instance).success
             counts = [f.result() for f in readers]
         assert len(instance.get_runs()) == 4 and all(c > 0 for c in counts)
+
+
+def test_the_files_are_in_write_ahead_log_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with runs.instance() as instance:
+        run_id = dg.materialize([tiny], instance=instance).run_id
+    for db_file in (home / "history" / "runs.db", home / "history" / "runs" / "index.db",
+                    home / "history" / "runs" / f"{run_id}.db"):
+        with sqlite3.connect(db_file) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal", db_file
+
+
+def test_the_live_run_view_sees_each_event_while_the_run_is_still_going(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI follows a running run through ``watch``: an event must reach it before the run ends,
+    though in WAL mode the run's ``.db`` file is not touched until a checkpoint."""
+    import threading
+
+    heard = threading.Event()
+
+    def callback(entry, _cursor) -> None:  # noqa: ANN001
+        if entry.user_message == "halfway":
+            heard.set()
+
+    @dg.asset
+    def waits(context) -> bool:  # noqa: ANN001  (Dagster reads the annotation; a string one fails)
+        storage = context.instance.event_log_storage
+        storage.watch(context.run_id, None, callback)
+        context.log.info("halfway")
+        try:
+            return heard.wait(20)  # the run goes on only when the watcher has seen the line
+        finally:
+            storage.end_watch(context.run_id, callback)
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with runs.instance() as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+        result = dg.materialize([waits], instance=instance)
+        assert result.success and result.output_for_node("waits") is True, "the watcher missed a running run's event"
