@@ -46,15 +46,15 @@ def follow(instance: dg.DagsterInstance, run_id: str, out: TextIO | None = None,
     """Print each step's start and end from the instance's event log while the run executes."""
     out = out or sys.stdout
     stop = threading.Event()
-    shown = [0]  # entries already printed; the log only grows, in order
+    cursor: list[str | None] = [None]  # where the last read ended: each poll reads only what is new
     started: dict[str, float] = {}
     planned: dict[str, int] = {}
     evaluations: dict[str, list] = {}
 
     def show() -> None:
-        entries = instance.all_logs(run_id, of_type=_SHOWN)
-        for entry in entries[shown[0]:]:
-            shown[0] += 1
+        page = instance.get_records_for_run(run_id, cursor=cursor[0], of_type=_SHOWN)
+        cursor[0] = page.cursor or cursor[0]
+        for entry in (record.event_log_entry for record in page.records):
             if entry.dagster_event is None:
                 continue
             step, kind = entry.dagster_event.step_key or "?", entry.dagster_event.event_type
