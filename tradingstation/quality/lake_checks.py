@@ -19,7 +19,7 @@ from tradingstation.lake import Lake
 from tradingstation.quality.bar_contract import bar_integrity
 from tradingstation.quality.coverage import missing_regular_bars, universe_coverage
 from tradingstation.quality.findings import Findings
-from tradingstation.quality.gaps import GAP_WINDOW, gap_window, missing_sessions
+from tradingstation.quality.gaps import GAP_WINDOW, gap_window, missing_sessions_by_day
 # The step thresholds and why they are where they are: steps.price_volume_steps.
 from tradingstation.quality.steps import MAX_PRICE_STEP, MAX_VOLUME_STEP, price_volume_steps, step_table
 from tradingstation.quality.universe import session_universes, universe_pairs
@@ -87,21 +87,14 @@ def _history(
 def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
     history = _history(lake, dataset, sessions, GAP_WINDOW - 1, ["symbol"])
     stored = set(lake.sessions(dataset))
-    out = {}
-    by_day = {k[0]: v for k, v in history.partition_by("date", as_dict=True).items()}
-    empty = history.clear()
     judged = sorted({w for day in sessions for w in gap_window(day)})
     universes = session_universes(lake, judged)  # a symbol out of a session's universe is no gap there
     expected = universe_pairs(universes, judged) if universes is not None else None
-    for day in sessions:  # one vectorized check per session, never per symbol
-        window = gap_window(day)
-        in_window = pl.concat([by_day.get(w, empty) for w in window])
-        findings = (
-            missing_sessions(in_window, window, expected)
-            if day in stored
-            else _absent("missing_sessions", dataset, day)
-        )
-        unstored = [w.isoformat() for w in window if w not in stored]
+    found = missing_sessions_by_day(history, [d for d in sessions if d in stored], expected)
+    out = {}
+    for day in sessions:
+        findings = found[day] if day in stored else _absent("missing_sessions", dataset, day)
+        unstored = [w for w in gap_window(day) if w not in stored]
         if unstored:
             findings.counts["window_sessions_not_in_lake"] = len(unstored)
         out[day] = findings
