@@ -17,7 +17,7 @@ import polars as pl
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
 from tradingstation.quality.bar_contract import bar_integrity
-from tradingstation.quality.coverage import missing_regular_bars, universe_coverage
+from tradingstation.quality.coverage import missing_regular_bars, universe_coverage_by_day
 from tradingstation.quality.findings import Findings
 from tradingstation.quality.gaps import GAP_WINDOW, gap_window, missing_sessions_by_day
 # The step thresholds and why they are where they are: steps.price_volume_steps.
@@ -125,13 +125,16 @@ def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date,
     universes = session_universes(lake, sessions)
     if universes is None:
         return {d: _absent("universe_coverage", "universe", d) for d in sessions}
-    parts = _by_session(lake, dataset, sessions, columns=["symbol"])
+    stored = set(lake.sessions(dataset))
+    present = [d for d in sessions if d in stored]
+    bars = lake.read(dataset, sessions=present, columns=["symbol"]) if present else None
+    found = universe_coverage_by_day(bars, {d: universes.symbols(d) for d in present}) if bars is not None else {}
     out = {}
     for day in sessions:
-        if day not in parts:
+        if day not in found:
             out[day] = _absent("universe_coverage", dataset, day)
             continue
-        findings = universe_coverage(parts[day], universes.symbols(day), [day])
+        findings = found[day]
         used = universes.used[day]
         if used != day:
             findings.counts["universe_borrowed_from"] = used.isoformat()  # type: ignore[assignment]

@@ -1,4 +1,4 @@
-"""The one-pass gap check of a backfill equals the per-session check, session by session."""
+"""The one-pass checks of a backfill (gaps, universe coverage) equal the per-session checks, session by session."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import polars as pl
 
 from tradingstation.core import calendar
+from tradingstation.quality.coverage import universe_coverage, universe_coverage_by_day
 from tradingstation.quality.gaps import gap_window, missing_sessions, missing_sessions_by_day
 
 
@@ -50,3 +51,20 @@ def test_a_day_without_bars_in_its_window_checks_nothing() -> None:
     for day, found in missing_sessions_by_day(bars, days).items():
         _same(found, missing_sessions(bars.clear(), gap_window(day)))
         assert found.passed and found.counts["symbols_checked"] == 0
+
+
+def test_coverage_of_many_days_in_one_pass_equals_each_day_on_its_own() -> None:
+    rng = random.Random(5)
+    days = calendar.sessions_before("2025-06-02", 30)
+    symbols = [f"S{i:03d}" for i in range(150)]
+    included = {d: rng.sample(symbols, 120) for d in days}
+    included[days[3]] = []  # a session whose universe is empty passes, checking nothing
+    rows = [(s, d) for d in days for s in symbols if rng.random() > (0.03 if d in days[::4] else 0.001)]
+    bars = pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date}, orient="row")
+    together = universe_coverage_by_day(bars, included)
+    failed = 0
+    for day in days:
+        alone = universe_coverage(bars.filter(pl.col("date") == day), included[day], [day])
+        _same(together[day], alone)
+        failed += not alone.passed
+    assert 0 < failed < len(days)
