@@ -11,7 +11,7 @@ import struct
 import polars as pl
 import pytest
 
-from screeners import charts, dashboard_html
+from screeners import chart_drawing, charts, dashboard_html
 from screeners.avwap_anchors import find_anchors
 from screeners.dashboard import DashboardParams, build_dashboard
 from tradingstation.core import calendar, schemas
@@ -61,22 +61,23 @@ def test_levels_are_the_prior_session_and_todays_premarket() -> None:
 
 
 def test_levels_are_drawn_labelled_and_inside_the_axis() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [100.0, 101.0])
-    charts._draw_levels(ax, {"entry": 100.5, "stop": 100.4, "target": 104.0, "prior_high": None})
-    labels = [t.get_text() for t in ax.texts]
-    assert labels == ["target 104.00", "entry 100.50", "stop 100.40"]  # a missing level is not drawn
-    lo, hi = ax.get_ylim()
+    marks = {"entry": 100.5, "stop": 100.4, "target": 104.0, "prior_high": None}
+    (lo, hi), shown = chart_drawing.level_layout(marks, (100.0, 101.0))
+    assert [name for _, name, _ in shown] == ["target", "entry", "stop"]  # top down; a missing level is not drawn
     assert lo < 100.0 and hi > 104.0  # a target beyond the candles stays on the chart
-    ys = [t.get_position()[1] for t in ax.texts]
+    ys = [frac for _, _, frac in shown]
     assert all(a - b >= 0.059 for a, b in zip(ys, ys[1:]))  # close levels: labels pushed apart
-    assert len(ax.lines) == 1 + 3
-    plt.close(fig)
+    assert chart_drawing.level_layout({"entry": None}, (1.0, 2.0)) == (None, [])
+    # drawn: a line and a label per level, on a chart whose candles span 100..101
+    day = [dt.date(2025, 11, 17) + dt.timedelta(days=i) for i in range(3)]
+    bars = pl.DataFrame([_bar("A", d, 101.0, 100.0) for d in day], schema=schemas.DAILY_BARS)
+    charts.render_daily(bars, None, marks, "levels")
+    t = chart_drawing._TEMPLATES["daily"]
+    labels = [x.get_text() for x in t.level_texts if x.get_visible()]
+    assert labels == ["target 104.00", "entry 100.50", "stop 100.40"]
+    assert [line.get_ydata()[0] for line in t.level_lines if line.get_visible()] == [104.0, 100.5, 100.4]
+    lo, hi = t.ax.get_ylim()
+    assert lo < 100.0 and hi > 104.0
 
 
 # --- AVWAP lines -----------------------------------------------------------------------------------------------
@@ -229,24 +230,19 @@ def test_chart_rows_comes_from_the_environment_and_a_bad_value_is_named() -> Non
 
 
 def test_volume_is_one_collection_of_up_and_down_bars_from_zero() -> None:
-    import matplotlib
+    import matplotlib.colors
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    from matplotlib.collections import PolyCollection
-
-    frame = pd.DataFrame({"Open": [10.0, 11.0, 12.0], "High": [12.0, 12.0, 13.0], "Low": [9.0, 10.0, 11.0],
-                          "Close": [11.0, 10.5, 12.5], "Volume": [100.0, 300.0, 200.0]},
-                         index=pd.date_range("2025-11-19", periods=3))
-    fig, ax = plt.subplots()
-    charts._volume_bars(ax, frame)
-    (bars,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
-    tops = [float(path.vertices[:, 1].max()) for path in bars.get_paths()]
-    assert tops == [100.0, 300.0, 200.0] and ax.get_ylim() == (0.0, 330.0)
-    colors = [matplotlib.colors.to_hex(c) for c in bars.get_facecolors()]
+    day = [dt.date(2025, 11, 19) + dt.timedelta(days=i) for i in range(3)]
+    bars = pl.DataFrame({"date": day, "symbol": "A", "ts": [calendar.session_open(d) for d in day],
+                         "open": [10.0, 11.0, 12.0], "high": [12.0, 12.0, 13.0], "low": [9.0, 10.0, 11.0],
+                         "close": [11.0, 10.5, 12.0], "volume": [100, 300, 200]}, schema=schemas.DAILY_BARS)
+    charts.render_daily(bars, None, {}, "volume")
+    t = chart_drawing._TEMPLATES["daily"]
+    tops = [float(path.vertices[:, 1].max()) for path in t.volume.get_paths()]
+    assert tops == [100.0, 300.0, 200.0] and t.vax.get_ylim() == pytest.approx((0.0, 330.0))
+    colors = [matplotlib.colors.to_hex(c) for c in t.volume.get_facecolors()]
     assert colors == [charts.UP_COLOR, charts.DOWN_COLOR, charts.UP_COLOR]  # close >= open: up
-    plt.close(fig)
+    assert len(t.vax.collections) == 1  # one collection, not a Rectangle per bar
 
 
 def test_clock_labels_of_the_minute_chart_never_overlap() -> None:
