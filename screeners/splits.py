@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners.indicators import ratio, row_index, sorted_by
+from screeners.indicators import ratio, sorted_by
 
 # The split ratios looked for (new shares per old share), 3:2 up to 50:1 (Chipotle, 2024); any two
 # are more than twice the tolerance apart, so a step matches one at most.
@@ -67,36 +67,48 @@ class SplitParams:
 
 def detect(daily: pl.DataFrame, params: SplitParams = SplitParams()) -> pl.DataFrame:
     """Every unadjusted split in ``daily`` (bar contract: symbol, date, open, close, volume)."""
+    return _detect(daily, params, 0).drop("until")
+
+
+def _detect(daily: pl.DataFrame, params: SplitParams, sessions: int) -> pl.DataFrame:
+    """``detect``'s rows plus ``until``: the date of the symbol's bar ``sessions`` bars after the
+    split (null beyond its last bar), where a signal stops straddling it."""
+    schema = pl.Schema({**SPLIT_SCHEMA, "until": pl.Date})
     if daily.is_empty():
-        return pl.DataFrame(schema=SPLIT_SCHEMA)
+        return pl.DataFrame(schema=schema)
     bars = sorted_by(daily.select("symbol", "date", "open", "close", "volume"), "symbol", "date")
     width = math.log1p(params.tolerance_pct / 100.0)
     near = min(SPLIT_STEPS.values(), key=lambda s: abs(math.log(s)))  # the smallest step looked for
     small = abs(math.log(near)) - width  # |log step| under this matches no split
-    dollars = (pl.col("close").cast(pl.Float64) * pl.col("volume").cast(pl.Float64)).fill_null(0.0)
-    idx = row_index("symbol")
-    # One pass over all bars for what every bar needs (its number in its symbol, the step, the
-    # running dollar volume); the rest only at the few bars that step by a split's size.
-    every = bars.lazy().select(
-        _idx=idx,
-        _cum=dollars.cum_sum(),  # running dollar volume over the whole column: windows by difference
-        step=pl.when(idx >= 1).then(ratio(pl.col("open"), pl.col("close").shift(1))),
-    ).collect()
-    pos = every.select((pl.col("step") > 0) & (pl.col("step").log().abs() >= small)).to_series().arg_true()
+    # One cheap pass finds the bars whose raw step may reach a split's size (bounds loosened by
+    # far more than log's rounding, so no bar that passes the exact test below is missed); the
+    # exact test and everything else run at those few rows only.
+    raw = pl.col("open").cast(pl.Float64) / pl.col("close").cast(pl.Float64).shift(1)
+    maybe = (raw >= math.exp(small) * (1 - 1e-9)) | (raw <= math.exp(-small) * (1 + 1e-9))
+    pos = bars.select(maybe).to_series().arg_true().cast(pl.Int64)
+    pos = pos.filter(pos >= 1)
+    pos = pos.filter(bars["symbol"].gather(pos) == bars["symbol"].gather(pos - 1))  # not a symbol's first bar
+    near_bars = pl.DataFrame({"open": bars["open"].gather(pos), "close": bars["close"].gather(pos - 1)})
+    step = near_bars.select(ratio(pl.col("open"), pl.col("close"))).to_series()
+    keep = ((step > 0) & (step.log().abs() >= small)).fill_null(False)
+    pos, step = pos.filter(keep), step.filter(keep)
     if pos.is_empty():
-        return pl.DataFrame(schema=SPLIT_SCHEMA)
-    pos = pos.cast(pl.Int64)
-    cand = bars[pos].with_columns(
-        _pos=pos, _idx=every["_idx"].gather(pos), prev_date=bars["date"].gather(pos - 1),
-        step=every["step"].gather(pos),
-    )
-    cum = every["_cum"]
-    n = cand["_idx"].clip(upper_bound=params.volume_days)  # the previous bars of the symbol, up to the window
-    before = cum.gather(cand["_pos"] - 1) - cum.gather((cand["_pos"] - 1 - n).clip(lower_bound=0)).zip_with(
-        cand["_pos"] - 1 - n >= 0, pl.Series([0.0] * cand.height)
+        return pl.DataFrame(schema=schema)
+    later = (pos + sessions).clip(upper_bound=bars.height - 1)
+    in_symbol = (pos + sessions < bars.height) & (bars["symbol"].gather(later) == bars["symbol"].gather(pos))
+    until = pl.when(in_symbol).then(bars["date"].gather(later))
+    cand = bars[pos].with_columns(prev_date=bars["date"].gather(pos - 1), step=step, until=until)
+    # running dollar volume over the whole column: the window sums by difference
+    dollars = (pl.col("close").cast(pl.Float64) * pl.col("volume").cast(pl.Float64)).fill_null(0.0)
+    cum = bars.select(dollars.cum_sum()).to_series()
+    n = pos * 0  # the symbol's previous bars, up to the window (its bars are one run of rows)
+    for k in range(1, params.volume_days + 1):
+        n = n + ((pos - k >= 0) & (bars["symbol"].gather((pos - k).clip(lower_bound=0)) == cand["symbol"]))
+    before = cum.gather(pos - 1) - cum.gather((pos - 1 - n).clip(lower_bound=0)).zip_with(
+        pos - 1 - n >= 0, pl.Series([0.0] * cand.height)
     )
     cand = cand.with_columns(
-        _day=cum.gather(cand["_pos"]) - cum.gather(cand["_pos"] - 1),
+        _day=cum.gather(pos) - cum.gather(pos - 1),
         _mean=pl.when(n >= 5).then(before / n),
     ).with_columns(dollar_volume_ratio=ratio("_day", "_mean"))
     log_step = pl.col("step").log()
@@ -106,7 +118,7 @@ def detect(daily: pl.DataFrame, params: SplitParams = SplitParams()) -> pl.DataF
     )
     quiet = (pl.col("dollar_volume_ratio") <= params.max_dollar_volume_ratio).fill_null(True)
     found = cand.with_columns(split=label).filter(pl.col("split").is_not_null() & quiet)
-    return found.select(pl.col(c).cast(t) for c, t in SPLIT_SCHEMA.items())
+    return found.select(pl.col(c).cast(t) for c, t in schema.items())
 
 
 def suppress_across(
@@ -119,14 +131,12 @@ def suppress_across(
     empty = signals.clear().with_columns(reason=pl.lit(None, pl.String))
     if signals.is_empty() or daily.is_empty() or sessions < 1:
         return signals, empty
-    found = detect(daily, params)
-    if found.is_empty():
-        return signals, empty
     # The split window ends at the symbol's bar `sessions` bars after the split (exclusive);
     # beyond the frame it stays open.
-    dates = sorted_by(daily.select("symbol", "date"), "symbol", "date")
-    dates = dates.with_columns(until=pl.col("date").shift(-sessions).over("symbol"))
-    windows = found.join(dates, on=["symbol", "date"], how="left").select(
+    found = _detect(daily, params, sessions)
+    if found.is_empty():
+        return signals, empty
+    windows = found.select(
         "symbol",
         split_date="date",
         until="until",
