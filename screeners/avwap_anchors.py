@@ -102,9 +102,12 @@ def _flags(bars: pl.DataFrame, params: AnchorParams, earnings: pl.DataFrame | No
     w, n = params.swing_window, params.volume_avg_days
     # Lags and windows run on the whole sorted column, masked where they would reach into the
     # neighbouring symbol: ``idx`` is the bar's number in its symbol, ``ahead`` says the bar w
-    # rows on is the same symbol's (its number is then exactly w more).
+    # rows on is the same symbol's (its number is then exactly w more) and, on rows gathered from
+    # the frame (``_at``: their position there), the very bar w rows on in it.
     idx, high, low = pl.col("idx"), pl.col("high"), pl.col("low")
     ahead = idx.shift(-w) == idx + w
+    if "_at" in bars.columns:
+        ahead = ahead & (pl.col("_at").shift(-w) == pl.col("_at") + w)
 
     def swing(x: pl.Expr, beyond: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> pl.Expr:
         """Beyond each of the w bars before and after it (w comparisons are cheaper than a
@@ -126,7 +129,8 @@ def _flags(bars: pl.DataFrame, params: AnchorParams, earnings: pl.DataFrame | No
     )
     if earnings is not None and not earnings.is_empty():
         marks = earnings.select(pl.col("symbol").cast(pl.String), pl.col("date").cast(pl.Date)).unique()
-        out = out.join(marks.with_columns(earnings=pl.lit(True)), on=["symbol", "date"], how="left")
+        marks = marks.with_columns(earnings=pl.lit(True))
+        out = out.join(marks, on=["symbol", "date"], how="left", maintain_order="left")
         return out.with_columns(pl.col("earnings").fill_null(False))
     return out.with_columns(earnings=pl.lit(False))
 
@@ -146,21 +150,36 @@ def find_anchors(
         dates = [daily["date"].max()]
     else:
         dates = [as_of] if isinstance(as_of, dt.date) else list(as_of)
-    bars = _flags(with_cumulative(daily), params, earnings)
-    bars = bars.with_columns(_pos=pl.int_range(pl.len(), dtype=pl.Int64))
-    now = bars.filter(pl.col("date").is_in(dates)).select(
-        "symbol", "_pos", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv",
-        as_of_v="cum_v",
-    )
+    bars = with_cumulative(daily)
+    pos = bars.select(pl.col("date").is_in(dates)).to_series().arg_true().cast(pl.Int64)
+    now = bars.select(
+        "symbol", as_of="date", as_of_idx="idx", as_of_close="close", as_of_pv="cum_pv", as_of_v="cum_v"
+    )[pos].with_columns(_pos=pos)
     # Each as_of row's window is the rows just before it in the sorted frame, back to the
-    # lookback or the symbol's first bar: gathered by position, no join.
+    # lookback or the symbol's first bar: gathered by position, no join. A bar's flags read at
+    # most ``lead`` bars before it (the previous close, the swing's bars, the volume average's):
+    # those are gathered too, ahead of the window, so only the windows are flagged; the volume
+    # average then sums the same whole volumes as on the whole column (exact for integers; a
+    # float volume's whole-column running sum carries rounding from the rows before, so float
+    # volumes are flagged on the whole frame as before).
     back = pl.min_horizontal(pl.col("as_of_idx"), params.lookback_days - 1)
-    at = pl.int_ranges(pl.col("_pos") - back, pl.col("_pos") + 1, dtype=pl.Int64)
-    window = now.with_columns(_at=at).explode("_at").drop_nulls("_at")
-    rows = bars.drop("symbol", "_pos")[window["_at"]]
-    window = pl.concat([window.drop("_pos", "_at"), rows], how="horizontal")
+    integer = daily.schema["volume"].is_integer()
+    lead = max(params.volume_avg_days, params.swing_window, 1) if integer else 0
+    lead = pl.min_horizontal(pl.col("as_of_idx") - back, lead)
+    at = pl.int_ranges(pl.col("_pos") - back - lead, pl.col("_pos") + 1, dtype=pl.Int64)
+    window = now.with_columns(_at=at, _first=pl.col("_pos") - back).explode("_at").drop_nulls("_at")
+    used = ["date", "idx", "open", "high", "low", "close", "volume", "pre_pv", "pre_v"]
+    if integer:
+        source = bars.select(used)
+    else:
+        source = _flags(bars, params, earnings).select(pl.exclude("symbol", "_sid"))
+    rows = source[window["_at"]]
+    window = pl.concat([window, rows], how="horizontal")
+    if integer:
+        window = _flags(window, params, earnings)
+    window = window.filter(pl.col("_at") >= pl.col("_first")).drop("_at", "_first")
     key = ["as_of", "symbol"]
-    per = ["as_of", "_sid"]  # the same groups as ``key``, over integers
+    per = "_pos"  # the as_of row's position: the same groups as ``key``, over one integer
     hh = pl.col("high") == pl.col("high").max().over(per)
     ll = pl.col("low") == pl.col("low").min().over(per)
     confirmed = pl.col("confirmed_on") <= pl.col("as_of")
