@@ -91,14 +91,16 @@ def screen(
     if daily.is_empty() or anchors.is_empty():
         return finish(pl.DataFrame(), "avwap_reclaim", DETAIL)
     bars = _bars(daily, params)
-    # Only the bars of the screened sessions and of the anchors take part: join those.
+    # Only the bars of the screened sessions and of the anchors take part: join those (the
+    # screened sessions' few bars gathered by position: a filter would copy every column first).
+    screened = bars.select(pl.col("date").is_in(anchors["date"].unique().implode())).to_series().arg_true()
     anchor_sums = bars.select(
         "symbol", anchor_date="date", anchor_idx="idx", a_pv="pre_pv", a_v="pre_v"
     ).filter(pl.col("anchor_date").is_in(anchors["anchor_date"].unique().implode()))
     pairs = (
         anchors.select("date", "symbol", "anchor_date", "anchor_type")
         .unique()
-        .join(bars.filter(pl.col("date").is_in(anchors["date"].unique().implode())), on=["symbol", "date"])
+        .join(bars[screened], on=["symbol", "date"])
         .join(anchor_sums, on=["symbol", "anchor_date"])
         .filter(pl.col("anchor_idx") < pl.col("idx"))
         .with_columns(

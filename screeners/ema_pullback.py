@@ -110,13 +110,13 @@ def screen(daily: pl.DataFrame, params: EmaPullbackParams = EmaPullbackParams())
     up, down = pl.col("_up"), pl.col("_down")
     df = (
         lazy.with_columns(_up=up_rule, _down=down_rule, ema_slope_raw=(ema / ema_then - 1) * 100)
-        .collect()
         .filter(
             (up | down)
             & (pl.col("atr") > 0)  # null-safe: no ATR (or a flat one) scores no touch
             & (c >= p.min_price)
             & (pl.col("avg_volume") >= p.min_avg_volume)
         )
+        .collect()
         .with_columns(side=pl.when(up).then(pl.lit("long")).when(down).then(pl.lit("short")))
         .rechunk()  # the whole-column lags leave two chunks, on which pl.format panics (polars 2.1)
     )

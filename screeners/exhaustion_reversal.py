@@ -128,13 +128,31 @@ def _tod_relative_volume(
         tod = (ts.cast(pl.Int64) + off.gather(g)) % 86_400_000_000
         back = {k: (sid == sid.shift(k * w)).fill_null(False) for k in (1, n)}  # k sessions back, same symbol
         if ((tod == tod.shift(w)) | ~back[1]).all():
-            window = reg.select(pl.sum_horizontal(pl.col("volume").shift(k * w) for k in range(1, n + 1)))
-            mean = window.to_series().cast(pl.Float64) / pl.repeat(float(n), size, eager=True)  # true /
+            window = _slot_sums(reg["volume"], w, n)
+            mean = window.cast(pl.Float64) / pl.repeat(float(n), size, eager=True)  # true /
             known = back[n] & (mean != 0.0).fill_null(False)  # no volume in the slot: no ratio (not NaN)
             rvol = (reg["volume"].cast(pl.Float64) / mean).fill_nan(None)
             return rvol.zip_with(known, _nulls(size, pl.Float64))
     tod = ts.dt.convert_time_zone(NY).dt.time()
     return reg.select(ind.relative_volume_at_time("volume", n).over(pl.col("symbol"), tod)).to_series()
+
+
+def _slot_sums(volume: pl.Series, w: int, n: int) -> pl.Series:
+    """Per bar: the sum of the volumes ``w``, ``2w`` ... ``n*w`` bars back, nulls as 0 (and as 0
+    before the frame). Integer volumes are summed by doubling (sums of 1, 2, 4 ... slots, each
+    the previous one plus itself shifted), exact; a float volume adds the ``n`` bars in order."""
+    if not volume.dtype.is_integer():
+        return pl.select(pl.sum_horizontal(volume.shift(k * w) for k in range(1, n + 1))).to_series()
+    spans = {1: volume.fill_null(0).shift(w, fill_value=0)}  # span: the sum of that many slots
+    while 2 * max(spans) <= n:
+        m = max(spans)
+        spans[2 * m] = spans[m] + spans[m].shift(m * w, fill_value=0)
+    total, done = None, 0
+    for m in sorted(spans, reverse=True):  # n in binary: the spans end to end
+        if done + m <= n:
+            part = spans[m].shift(done * w, fill_value=0)
+            total, done = part if total is None else total + part, done + m
+    return total
 
 
 def _running(reg: pl.DataFrame, cand: pl.DataFrame) -> pl.DataFrame:
