@@ -133,3 +133,27 @@ def test_main_runs_end_to_end(tmp_path, monkeypatch, capsys) -> None:
     assert main(["--ticker", "NVDA", "--date", "2025-11-25", "--lookback-days", "10"]) == 0
     printed = capsys.readouterr().out
     assert "NVDA" in printed and "anchor(s) for 2025-11-25" in printed
+
+
+@pytest.mark.parametrize("params", [AnchorParams(), PARAMS, AnchorParams(lookback_days=3, swing_window=1, volume_avg_days=80)])
+def test_integer_volumes_flag_only_the_windows_and_agree_with_the_whole_frame_path(params: AnchorParams) -> None:
+    """Integer volumes take the fast path (each as-of window and the bars its flags read back);
+    float volumes flag the whole history. Whole-number volumes must give the same anchors both ways,
+    on uneven histories (late listings, a missing bar) and for one, several and every as-of date."""
+    from tradingstation.core.schemas import validate_bars
+    from tradingstation.resources.sources.synthetic_source import SyntheticSource
+
+    days = sessions_from(D0, 140)
+    fetched = SyntheticSource(seed=3).fetch([f"S{i:02d}" for i in range(40)], "1d", days[0], days[-1]).bars
+    raw = validate_bars(fetched, intraday=False).bars
+    ranked = pl.col("date").rank("dense").over("symbol")
+    daily = (raw.filter((pl.col("symbol") > "S30") | (ranked > 25))  # some symbols listed later
+             .filter(~((pl.col("symbol") == "S07") & (ranked == 90)))  # and a missing bar
+             .with_columns(pl.col("volume").cast(pl.Int64)).sort("symbol", "date"))
+    assert daily["symbol"].n_unique() == 40
+    dates = daily["date"].unique().sort().to_list()
+    floats = daily.with_columns(pl.col("volume").cast(pl.Float64))
+    for as_of in (None, dates[-1], dates[-30:], dates[5:8]):
+        fast = find_anchors(daily, params, as_of=as_of)
+        whole = find_anchors(floats, params, as_of=as_of)
+        assert fast.height > 0 and fast.equals(whole), as_of

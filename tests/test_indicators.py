@@ -201,3 +201,41 @@ def test_row_index_matches_window(daily: pl.DataFrame) -> None:
 def test_rejects_bad_period() -> None:
     with pytest.raises(ValueError):
         ind.ema("close", 0)
+
+
+def test_sorted_by_sorts_exactly_when_the_frame_is_out_of_order() -> None:
+    """``sorted_by`` returns the frame sorted, and skips the sort exactly when a null-free frame is
+    already in order (its fast check for string/date/integer keys and its general one agree with a
+    real sort), on frames that are sorted, shuffled, nearly sorted (one swapped pair), tied, or hold
+    nulls and floats."""
+    import datetime as dt
+    import random
+
+    from screeners.indicators import sorted_by
+
+    rng = random.Random(17)
+    symbols = ["A", "AA", "B", "b", "É", "Z"]
+    for case in range(300):
+        n = rng.choice([0, 1, 2, 5, 40])
+        frame = pl.DataFrame({
+            "symbol": [rng.choice(symbols) for _ in range(n)],
+            "date": [dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(4)) for _ in range(n)],
+            "i": [rng.randrange(3) for _ in range(n)],
+            "x": [rng.choice([0.5, 1.5, None]) for _ in range(n)],
+        })
+        if case % 3 == 0:
+            frame = frame.sort("symbol", "date", "i")
+            if case % 2 and n > 1:  # one swapped pair
+                j = rng.randrange(n - 1)
+                order = list(range(n))
+                order[j], order[j + 1] = order[j + 1], order[j]
+                frame = frame[order]
+        if case % 7 == 0 and n:
+            frame = frame.with_columns(symbol=pl.when(pl.int_range(pl.len()) == 0).then(None).otherwise("symbol"))
+        for keys in (["symbol"], ["symbol", "date"], ["symbol", "date", "i"], ["date", "symbol"], ["x"], ["symbol", "x"]):
+            expected = frame.sort(keys, maintain_order=True)
+            got = sorted_by(frame, *keys)
+            assert got.select(keys).equals(expected.select(keys)), (case, keys, frame)  # ties: any order
+            assert got.sort(pl.all()).equals(frame.sort(pl.all())), (case, keys)  # the same rows
+            if not any(frame[k].has_nulls() for k in keys):  # with nulls it may sort anyway: same rows
+                assert (got is frame) == frame.equals(expected), (case, keys)  # sorted only when it was not
