@@ -351,6 +351,25 @@ def test_ensure_history_backfills_the_intraday_history_orb_reads(tmp_path: Path,
     assert Lake(str(lake)).sessions("intraday_1m") == calendar.sessions_before(DAY, 5)
 
 
+def test_a_history_run_recomputes_no_universe_the_lake_already_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = home(tmp_path, monkeypatch, NO_QUEUE)
+    monkeypatch.setattr(runs, "history_assets", lambda: {"daily_bars": 6, "intraday_1m": 3})
+    assert runs.ensure_history(dt.date.fromisoformat(DAY), "WARNING")
+    with dg.DagsterInstance.get() as instance:
+        selected = [sorted(k.to_user_string() for k in r.asset_selection or ()) for r in reversed(instance.get_runs())]
+    # the daily history's run wrote the universe of every session the 1-minute history spans
+    assert selected == [["daily_bars", "universe"], ["intraday_1m"]]
+    assert Lake(str(lake)).sessions("intraday_1m") == calendar.sessions_before(DAY, 3)
+
+    # a session without its universe: the run computes the universes again
+    (lake / "universe" / f"date={calendar.sessions_before(DAY, 1)[0]}" / "part-0.parquet").unlink()
+    (lake / "intraday_1m" / f"date={calendar.sessions_before(DAY, 1)[0]}" / "part-0.parquet").unlink()
+    assert runs.ensure_history(dt.date.fromisoformat(DAY), "WARNING")
+    with dg.DagsterInstance.get() as instance:
+        last = instance.get_runs(limit=1)[0]
+    assert sorted(k.to_user_string() for k in last.asset_selection or ()) == ["intraday_1m", "universe"]
+
+
 def test_a_session_before_the_partitions_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     from tradingstation.partitions import SESSION_PARTITIONS
 

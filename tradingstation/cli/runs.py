@@ -204,10 +204,17 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
         missing = [d for d in wanted if d not in stored]
         if not missing:
             continue
+        # The bars of a session are fetched for its universe: computed in the same run unless every
+        # session of the range has one already (the daily history's run wrote the intraday ones')
+        # and no universe configuration was given (``--tickers``: the universe is recomputed).
+        universes = set(lake.sessions("universe"))
+        spanned = calendar.sessions_in_range(missing[0], missing[-1])
+        kept = run_config is None and all(d in universes for d in spanned)
+        assets = [dataset] if kept else ["universe", dataset]
         print(f"backfilling {dataset} history: {len(missing)} session(s) {missing[0]} .. {missing[-1]} as one run")
         result = execute(
             "market_data_job", first=missing[0].isoformat(), last=missing[-1].isoformat(),
-            assets=["universe", dataset], log_level=log_level, run_config=run_config,
+            assets=assets, log_level=log_level, run_config=run_config,
         )
         if not result.success:
             print(f"history run {result.run_id} FAILED")
