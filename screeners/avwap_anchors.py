@@ -70,11 +70,19 @@ def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
     the cumulative sums an AVWAP needs: ``cum_pv``/``cum_v`` through the bar and ``pre_pv``/``pre_v``
     before it, so the AVWAP from bar a through bar b is
     ``(cum_pv[b] - pre_pv[a]) / (cum_v[b] - pre_v[a])``."""
+    return cumulative_query(daily).collect(engine="in-memory")
+
+
+def cumulative_query(daily: pl.DataFrame, **per_symbol: pl.Expr) -> pl.LazyFrame:
+    """``with_cumulative(daily)`` as a lazy query, with ``per_symbol`` columns (expressions that
+    read only the bars and ``_sid``, e.g. an indicator ``.over("_sid")``) computed in the same
+    step as ``idx``: the engine runs one step's expressions side by side, so a long per-symbol
+    window overlaps the cumulative sums instead of waiting for them."""
     pv = typical_price("high", "low", "close") * pl.col("volume").cast(pl.Float64)
     # windows run over the symbol's integer id ``_sid`` (the same groups as over the name, cheaper)
     # one lazy query: a subexpression repeated in it (``pv``, the row index) is computed once
     bars = sorted_by(daily, "symbol", "date").lazy().with_columns(_sid=group_id("symbol"))
-    bars = bars.with_columns(idx=row_index("_sid"))
+    bars = bars.with_columns(idx=row_index("_sid"), **per_symbol)
     if daily.schema["volume"].is_integer():
         # Integer volume sums are exact, so a whole-column running sum less the symbol's start
         # equals the per-symbol one (and skips a window).
@@ -84,10 +92,8 @@ def with_cumulative(daily: pl.DataFrame) -> pl.DataFrame:
         cum_v = pl.when(pl.col("volume").is_not_null()).then(running - start).cast(pl.Float64)
     else:
         cum_v = pl.col("volume").cast(pl.Float64).cum_sum().over("_sid")
-    return (
-        bars.with_columns(cum_pv=pv.cum_sum().over("_sid"), cum_v=cum_v)
-        .with_columns(pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64))
-        .collect()
+    return bars.with_columns(cum_pv=pv.cum_sum().over("_sid"), cum_v=cum_v).with_columns(
+        pre_pv=pl.col("cum_pv") - pv, pre_v=pl.col("cum_v") - pl.col("volume").cast(pl.Float64)
     )
 
 

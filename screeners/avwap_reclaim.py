@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screeners.avwap_anchors import AnchorParams, anchored_avwap, find_anchors, with_cumulative
+from screeners.avwap_anchors import AnchorParams, anchored_avwap, cumulative_query, find_anchors
 from screeners.common import finish, fmt_pct, fmt_x, session_close_ts
 from screeners.indicators import atr, relative_volume, sma
 
@@ -74,14 +74,20 @@ def _bars(daily: pl.DataFrame, params: AvwapReclaimParams) -> pl.DataFrame:
     def prev(column: str) -> pl.Expr:
         return pl.when(idx >= 1).then(pl.col(column).shift(1))
 
-    return with_cumulative(daily).lazy().with_columns(  # lazy: repeated subexpressions computed once
+    # one lazy query (repeated subexpressions computed once); the per-symbol windows run beside
+    # the cumulative sums, in the step that numbers the bars
+    per_symbol = {
+        "atr": atr("high", "low", "close", params.atr_period).over("_sid"),
+        "sma": sma("close", params.trend_sma).over("_sid"),  # a float rolling sum: per symbol, to stay exact
+    }
+    bars = cumulative_query(daily, **per_symbol).with_columns(
         prev_close=prev("close"),
         prev_pv=prev("cum_pv"),
         prev_v=prev("cum_v"),
-        atr=atr("high", "low", "close", params.atr_period).over("_sid"),
-        sma=sma("close", params.trend_sma).over("_sid"),  # a float rolling sum: per symbol, to stay exact
         rvol=pl.when(idx >= params.rvol_days).then(relative_volume("volume", params.rvol_days)),  # exact sums
-    ).collect()
+    )
+    # the columns in their usual order (the indicators after the previous bar's values)
+    return bars.select(pl.exclude(*per_symbol, "rvol"), *per_symbol, "rvol").collect(engine="in-memory")
 
 
 def screen(

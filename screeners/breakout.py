@@ -67,7 +67,7 @@ def _candidates(df: pl.DataFrame, p: BreakoutParams) -> pl.DataFrame:
         df.lazy()  # lazy: the average, used three times, is computed once
         .with_columns(_r=row, _i=row - pl.when(new_symbol).then(row).forward_fill())
         .with_columns(avg_volume=avg_volume, rel_volume=ratio(volume, avg_volume))  # null, not NaN, on 0
-        .collect()
+        .collect(engine="in-memory")
     )
     return df.filter(
         (pl.col("_i") >= max(p.min_consolidation_days, p.volume_days))
@@ -95,9 +95,11 @@ def _bases(df: pl.DataFrame, cand: pl.DataFrame, p: BreakoutParams, n0: int, n1:
     """
     r, i = cand["_r"], cand["_i"]
     hi = lo = total = error = ok = None
+    # one chunk each (a copy of three columns): gathering from a chunked column costs a few times more
+    high, low, close = (df[c].rechunk() for c in ("high", "low", "close"))
     for n in range(1, n1 + 1):
         at = (r - n).clip(lower_bound=0)  # crosses into the previous symbol only where _i < n
-        h, l, c = df["high"].gather(at), df["low"].gather(at), df["close"].gather(at)
+        h, l, c = high.gather(at), low.gather(at), close.gather(at)
         hi = h if hi is None else hi.zip_with(hi >= h, h)
         lo = l if lo is None else lo.zip_with(lo <= l, l)
         total, error = (c, c * 0.0) if total is None else _add(total, error, c)

@@ -22,6 +22,7 @@ them the ATR comes from the 30m bars aggregated per session, which then needs
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -60,7 +61,7 @@ def _order(df: pl.DataFrame, by: str) -> tuple[pl.DataFrame, pl.Series, pl.Serie
     for attempt in (0, 1):
         sid = df["symbol"].rle_id().cast(pl.Int64)
         first = (sid != sid.shift(1)).fill_null(True)
-        names, t = df["symbol"].filter(first), df[by]
+        names, t = df["symbol"].gather(first.arg_true()), df[by]  # a few rows: cheaper than a filter
         if attempt or ((names > names.shift(1)).all() and ((t > t.shift(1)) | first).all()):
             if any(1 in col.chunk_lengths() for col in df.iter_columns()):  # as after a sort: polars
                 df = df.rechunk()  # divides a 1-row chunk by a constant differently (not by reciprocal)
@@ -203,8 +204,13 @@ def screen(
     if daily is None:  # session bars from the 30m bars
         aggs = (pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last())
         daily = reg.group_by(KEY, maintain_order=True).agg(*aggs)
-    session_atr = _prior_atr(daily, p.atr_period, names, sid.gather(starts), reg["date"].gather(starts))
-    rvol = _tod_relative_volume(reg, sid, g, starts, p.volume_sessions)
+    # The daily ATR and the 30-minute relative volume read different frames: the ATR runs on a
+    # second thread meanwhile (eager Series operations run on the calling thread, one core each).
+    with ThreadPoolExecutor(1) as pool:
+        dates = reg["date"].gather(starts)
+        atr_job = pool.submit(_prior_atr, daily, p.atr_period, names, sid.gather(starts), dates)
+        rvol = _tod_relative_volume(reg, sid, g, starts, p.volume_sessions)
+        session_atr = atr_job.result()
     # Candidates: a spike on this bar or the prior one, not a session's first bar, price high enough.
     spike = (rvol >= p.volume_spike_threshold).fill_null(False)
     rows = ((spike | spike.shift(1).fill_null(False)) & ~first & (reg["close"] >= p.min_price)).arg_true()

@@ -65,7 +65,7 @@ class GapgoParams:
 def _premarket(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     """One row per symbol and session: the pre-market's last price, range, VWAP and volume."""
     columns = ["symbol", "date", "ts", "high", "low", "close", "volume"]
-    pre = intraday_1m.lazy().filter(pl.col("session") == "pre").select(columns).collect()
+    pre = intraday_1m.lazy().filter(pl.col("session") == "pre").select(columns).collect(engine="in-memory")
     pre = sorted_by(pre, "symbol", "ts")
     typical = (pl.col("high") + pl.col("low") + pl.col("close")) / 3.0
     return pre.group_by("symbol", "date").agg(
@@ -102,7 +102,7 @@ def _prior_days(daily: pl.DataFrame, n: int, dates: pl.Series) -> pl.DataFrame:
             pl.col("low").alias("prior_low"),
             "avg_daily_volume",
         )
-        .collect()
+        .collect(engine="in-memory")
     )
 
 

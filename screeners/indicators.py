@@ -179,9 +179,18 @@ def anchored_vwap(
 def ratio(numerator: IntoExpr, denominator: IntoExpr) -> pl.Expr:
     """``numerator / denominator``, null (never NaN or infinite) where the denominator is 0 or
     null or the quotient is NaN: polars orders NaN above every number, so a 0/0 relative volume
-    would pass every ``>=`` threshold; a null fails them all."""
-    den = _e(denominator).cast(pl.Float64)
-    return pl.when(den != 0.0).then(_e(numerator).cast(pl.Float64) / den).fill_nan(None)
+    would pass every ``>=`` threshold; a null fails them all.
+
+    Computed inputs (a rolling mean, say) are bound once (``_let``): ``fill_nan`` repeats the
+    quotient in its own tree, so an inline denominator was evaluated four times."""
+
+    def body(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+        return pl.when(den != 0.0).then(num / den).fill_nan(None)
+
+    num, den = _e(numerator), _e(denominator)
+    if num.meta.is_column() and den.meta.is_column():
+        return body(num.cast(pl.Float64), den.cast(pl.Float64))
+    return _let(body, num=num.cast(pl.Float64), den=den.cast(pl.Float64))
 
 
 def relative_volume(volume: IntoExpr, n: int) -> pl.Expr:
@@ -281,4 +290,6 @@ def _in_order(df: pl.DataFrame, columns: tuple[str, ...]) -> bool:
         col, prev = pl.col(name), pl.col(name).shift(1)
         in_order = col >= prev if in_order is None else (col > prev) | ((col == prev) & in_order)
     # lazy: each column's shift is computed once (an eager select computes it at each appearance)
-    return in_order is None or df.lazy().select(in_order.slice(1).fill_null(False).all()).collect().item()
+    if in_order is None:
+        return True
+    return df.lazy().select(in_order.slice(1).fill_null(False).all()).collect(engine="in-memory").item()

@@ -84,8 +84,8 @@ class OrbParams:
 def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     """The regular-session bars (only the columns used) sorted by symbol and time, with ``_pos``
     (row number), ``_sym`` (a number per symbol), ``_row`` (the bar's number in its session),
-    ``_sess`` (the session's number: 0, 1, ... in frame order), ``minute`` (minutes after the
-    session's first regular bar) and ``clock`` (the bar's minute of the day, New York time)."""
+    ``_sess`` (the session's number: 0, 1, ... in frame order) and ``minute`` (minutes after the
+    session's first regular bar). The clock minute is added by ``_with_clock`` where it is read."""
     reg = intraday_1m.lazy().filter(pl.col("session") == "regular").select(COLUMNS).collect()
     reg = sorted_by(reg, "symbol", "ts").with_columns(
         _pos=pl.int_range(pl.len(), dtype=pl.Int64), _sym=pl.col("symbol").rle_id()
@@ -93,14 +93,20 @@ def _session_bars(intraday_1m: pl.DataFrame) -> pl.DataFrame:
     reg = reg.with_columns(_row=row_index("_sym", "date"))
     first = pl.col("_row") == 0
     session_open = pl.when(first).then(pl.col("ts")).forward_fill()
-    reg = reg.with_columns(
+    return reg.with_columns(
         minute=(pl.col("ts") - session_open).dt.total_minutes().cast(pl.Int64),
         _sess=first.cast(pl.Int64).cum_sum() - 1,
     )
+
+
+def _with_clock(reg: pl.DataFrame) -> pl.DataFrame:
+    """``reg`` (from ``_session_bars``) with ``clock``, the bar's minute of the day in New York.
+    Only time-of-day relative volume reads it, and that needs earlier sessions: on a single
+    session (the usual input) it is never computed, about a sixth of the screen's time saved."""
     # New York's UTC offset is converted once per session, at its first bar (a regular session
     # never spans a DST change, which happens at 2 am): the minute of the day is then integer
     # arithmetic on the UTC minute, the same value as the converted time's hour * 60 + minute.
-    opens = reg.filter(first)["ts"]
+    opens = reg["ts"].filter(reg["_row"] == 0)  # the one column, not a filter of the frame
     local = opens.dt.convert_time_zone(NY_TZ).dt.replace_time_zone(None)
     offset = (local - opens.dt.replace_time_zone(None)).dt.total_minutes().cast(pl.Int64)
     utc_minute = pl.col("ts").dt.epoch("s") // 60
@@ -125,15 +131,27 @@ def _ranges(reg: pl.DataFrame, or_window: int) -> pl.DataFrame:
 def _with_mean_of_previous(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.DataFrame:
     """``df`` (rows of ``reg``) with ``or_avg_volume``, the mean of the up to ``n`` previous
     non-null volumes of the session (null on its first bar): what
-    ``rolling_mean(n, min_samples=1).shift(1).over(KEY)`` gives, computed only at ``df``'s rows
-    from running sums over ``reg`` (integers, so exact: the same value bit for bit)."""
-    volume = reg["volume"]
-    filled, known = volume.fill_null(0), volume.is_not_null().cast(pl.Int64)
-    sum_before, count_before = filled.cum_sum() - filled, known.cum_sum() - known  # row excluded
-    pos = df["_pos"]
-    start = pos - df["_row"].clip(upper_bound=n)  # the window's first row, inside the session
-    total = sum_before.gather(pos) - sum_before.gather(start)
-    count = count_before.gather(pos) - count_before.gather(start)
+    ``rolling_mean(n, min_samples=1).shift(1).over(KEY)`` gives, computed only at ``df``'s rows.
+    Int64 volumes (the bar contract's): the ``n`` bars before each row gathered and summed (whole
+    numbers sum to the same value in any order, so bit for bit the running sums' value, without
+    two running sums over every bar); other volume types: from running sums over ``reg``."""
+    volume, pos = reg["volume"], df["_pos"]
+    back = df["_row"].clip(upper_bound=n)  # the window's bars before the row, inside the session
+    if volume.dtype == pl.Int64:  # the bar contract's volume (other types keep the running sums)
+        at = {k: (pos - k).clip(lower_bound=0) for k in range(1, n + 1)}
+        bars = pl.DataFrame({f"v{k}": volume.gather(i) for k, i in at.items()})
+        inside = [pl.when(pl.lit(back) >= k).then(pl.col(f"v{k}")) for k in range(1, n + 1)]
+        sums = bars.select(
+            _total=pl.sum_horizontal(x.fill_null(0) for x in inside),
+            _count=pl.sum_horizontal(x.is_not_null().cast(pl.Int64) for x in inside),
+        )
+        total, count = sums["_total"], sums["_count"]
+    else:
+        filled, known = volume.fill_null(0), volume.is_not_null().cast(pl.Int64)
+        sum_before, count_before = filled.cum_sum() - filled, known.cum_sum() - known  # row excluded
+        start = pos - back  # the window's first row
+        total = sum_before.gather(pos) - sum_before.gather(start)
+        count = count_before.gather(pos) - count_before.gather(start)
     out = df.with_columns(_total=total, _count=count)
     mean = pl.when(pl.col("_count") > 0).then(pl.col("_total") / pl.col("_count"))
     return out.with_columns(or_avg_volume=mean).drop("_total", "_count")
@@ -147,6 +165,8 @@ def _with_rvol_time(df: pl.DataFrame, reg: pl.DataFrame, n: int) -> pl.DataFrame
     over all of them would cost more than the whole screen."""
     if reg["date"].n_unique() <= n:
         return df.with_columns(rvol_time=pl.lit(None, pl.Float64))  # no group has n + 1 bars: all null
+    reg = _with_clock(reg)
+    df = df.with_columns(clock=reg["clock"].gather(df["_pos"]))  # df's rows are reg's rows at _pos
     key = pl.col("_sym").cast(pl.Int64) * 2**32 + pl.col("clock")  # one number per (symbol, clock minute)
     wanted = df.select(key.unique()).to_series()
     history = reg.filter(key.is_in(wanted.implode()))
