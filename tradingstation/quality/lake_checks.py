@@ -2,9 +2,10 @@
 
 Each evaluator ``(lake, dataset, sessions) -> {session: Findings}`` reads what it needs from the
 lake in one call and applies the pure rules of :mod:`tradingstation.quality` (``bar_contract``,
-``gaps``, ``steps``, ``coverage``) session by session (each rule vectorized over symbols). A
-session without a partition is a failed finding that says so. The Dagster adapters
-(``tradingstation.checks``) only turn findings into check results.
+``gaps``, ``steps``, ``coverage``): integrity and steps session by session, gaps and coverage for
+every session in one pass (``missing_sessions_by_day``, ``universe_coverage_by_day``); each rule
+vectorized over symbols. A session without a partition is a failed finding that says so. The
+Dagster adapters (``tradingstation.checks``) only turn findings into check results.
 """
 
 from __future__ import annotations
