@@ -49,6 +49,7 @@ def test_a_run_leaves_its_sqlite_files_closed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     runs = tmp_path / "home" / "history" / "runs"
     assert not list(runs.glob("*.db-wal")), sorted(p.name for p in runs.iterdir())
+    assert not (tmp_path / "home" / "history" / "runs.db-wal").exists()
     with sqlite3.connect(runs / "index.db") as conn:
         assert conn.execute("select count(*) from event_logs").fetchone()[0] > 0
 
@@ -60,3 +61,17 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     proc.stdout.close()  # as `| head -1` does
     err = proc.stderr.read() if proc.stderr else ""
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+
+
+def test_a_broken_pipe_that_is_not_the_output_s_is_an_error() -> None:
+    """A socket's broken pipe (an alert webhook, S3) must not pass for a reader that went away."""
+    script = SCRIPT.replace(
+        "from tradingstation.cli import run",
+        "import tradingstation.cli.commands as commands\n"
+        "def failing(argv=None):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe (the webhook)')\n"
+        "commands.main = failing\n"
+        "from tradingstation.cli import run",
+    )
+    done = subprocess.run([sys.executable, "-c", script, "sessions"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "BrokenPipeError" in done.stderr and "the webhook" in done.stderr, done
