@@ -120,3 +120,16 @@ def test_the_live_run_view_sees_each_event_while_the_run_is_still_going(
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
         result = dg.materialize([waits], instance=instance)
         assert result.success and result.output_for_node("waits") is True, "the watcher missed a running run's event"
+
+
+def test_the_cli_keeps_one_instance_until_it_is_disposed_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    first = runs.instance()
+    assert runs.instance() is first  # every run of one command shares it
+    with first:
+        pass
+    second = runs.instance()  # disposed of: not handed out again
+    assert second is not first and len(second.get_runs()) == 0
+    runs.dispose_instances()
+    assert runs.instance() is not second
+    runs.dispose_instances()

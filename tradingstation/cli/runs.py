@@ -41,8 +41,8 @@ def instance():  # -> dg.DagsterInstance
 
     Made once per process and home, as Dagster's own commands do, and reused by every run the
     command executes (a fresh ``make run`` executes four: each new instance cost ~0.35 s of
-    storage set-up, and its kept connections). Orphaned runs are swept when it is made. A caller
-    that disposes of it (``with instance() as i``) should not ask for the same home again."""
+    storage set-up, and its kept connections). Orphaned runs are swept when it is made. Once
+    disposed of (``with instance() as i``), it is forgotten: the next call makes a new one."""
     import dagster as dg
 
     home = os.environ.get("DAGSTER_HOME")
@@ -59,6 +59,14 @@ def instance():  # -> dg.DagsterInstance
         config.write_text(f"{CONFIG_YAML}telemetry:\n  enabled: false\n")
     found = dg.DagsterInstance.get()
     fail_orphaned_runs(found)
+    dispose = found.dispose
+
+    def dispose_and_forget() -> None:  # ``with instance() as i`` disposes of it: the next call makes a new one
+        if _CURRENT.get(home) is found:
+            del _CURRENT[home]
+        dispose()
+
+    found.dispose = dispose_and_forget  # type: ignore[method-assign]
     _CURRENT.clear()  # another home's instance is let go, as before (not disposed: a caller may hold it)
     _CURRENT[home] = found
     return found
