@@ -133,3 +133,26 @@ def test_the_cli_keeps_one_instance_until_it_is_disposed_of(tmp_path: Path, monk
     runs.dispose_instances()
     assert runs.instance() is not second
     runs.dispose_instances()
+
+
+def test_a_process_reading_many_runs_keeps_only_the_recent_shards_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webserver browsing old runs must not hold every run's SQLite files open (three descriptors a
+    connection in WAL mode): engines beyond the most recent ``KEPT`` are closed, and reopen on use."""
+    import os
+
+    monkeypatch.setattr("tradingstation.resources.sqlite_storage._Engines.KEPT", 4)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    with runs.instance() as instance:
+        ids = [dg.materialize([tiny], instance=instance).run_id for _ in range(8)]
+        engines = instance.event_log_storage._engines._engines
+        assert len(engines) <= 4
+        open_files = lambda: sum(1 for f in os.listdir("/proc/self/fd")  # noqa: E731
+                                 if os.path.realpath(f"/proc/self/fd/{f}").startswith(str(tmp_path)))
+        assert open_files() <= 4 * 2 * 3 + 6  # kept engines x pooled connections x (db, wal, shm) + runs.db
+        for run_id in ids:  # every run's log still reads: an evicted shard reopens
+            kinds = {r.event_log_entry.dagster_event.event_type for r in instance.get_records_for_run(run_id).records
+                     if r.event_log_entry.dagster_event}
+            assert dg.DagsterEventType.RUN_SUCCESS in kinds, run_id
+        assert len(engines) <= 4

@@ -5,7 +5,8 @@ statement group (``poolclass=NullPool``) and close them after: on a 250-session 
 ~9,000 engines, about a fifth of the run's time (py-spy / cProfile of ``make run``). This storage
 is Dagster's, file for file (``history/runs.db``, ``history/runs/<run>.db``, ``history/runs/index.db``,
 ``schedules/schedules.db`` under ``base_dir``), with one change: each database file keeps one engine,
-whose pool keeps two connections open (``QueuePool``), so a statement reuses one.
+whose pool keeps two connections open (``QueuePool``), so a statement reuses one (the 16 most
+recently used files keep theirs; see ``_Engines``).
 
 Second change: the files are in SQLite's write-ahead-log mode with ``synchronous=NORMAL`` (set on
 every connection; WAL mode stays with the file). A commit then appends to ``<file>-wal`` instead of
@@ -21,8 +22,11 @@ webserver, the daemon, a second CLI) open the same files as before, since an idl
 holds no lock. ``dispose()`` closes every kept connection.
 
 The files are found through ``DAGSTER_HOME`` (``base_dir: {env: DAGSTER_HOME}``), as Dagster's own
-commands find an instance, so a copied or moved instance directory keeps working where it is; a
-program that opens it by path (``InstanceRef.from_dir``) sets ``DAGSTER_HOME`` to that path first.
+commands find an instance, so a copied or moved instance directory keeps working where it is (copy
+it whole, ``-wal`` and ``-shm`` files included, while no process has it open: the latest commits
+may still be in a ``-wal`` file); a program that opens it by path (``InstanceRef.from_dir``) sets
+``DAGSTER_HOME`` to that path first. ``schedules/schedules.db`` stays Dagster's plain storage (a
+connection per statement, rollback journal): schedule ticks are few.
 
 Configured by the instance's ``dagster.yaml`` (written by ``tradingstation.cli.runs.instance`` for a
 new local instance; PostgreSQL instances use ``dagster-postgres``, untouched)::
@@ -38,6 +42,7 @@ new local instance; PostgreSQL instances use ``dagster-postgres``, untouched)::
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ContextManager
@@ -81,10 +86,14 @@ def _write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
 
 
 class _Engines:
-    """One engine per database file, created on first use, each keeping its connections open."""
+    """One engine per database file, created on first use, each keeping its connections open; the
+    ``KEPT`` most recently used are kept, the others closed (a webserver reading many runs' shards
+    would otherwise hold every shard's files open: in WAL mode three descriptors a connection)."""
+
+    KEPT = 16
 
     def __init__(self) -> None:
-        self._engines: dict[str, db.engine.Engine] = {}
+        self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, conn_string: str) -> db.engine.Engine:
@@ -99,7 +108,11 @@ class _Engines:
                     connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
                 )
                 db.event.listen(engine, "connect", _write_ahead_log)
-            return engine
+            self._engines.move_to_end(conn_string)
+            evicted = [self._engines.popitem(last=False)[1] for _ in range(len(self._engines) - self.KEPT)]
+        for old in evicted:  # its idle connections close now; one still in use closes when returned
+            old.dispose()
+        return engine
 
     @contextmanager
     def transaction(self, engine: db.engine.Engine) -> Iterator[db.engine.Connection]:
@@ -110,7 +123,7 @@ class _Engines:
 
     def dispose(self) -> None:
         with self._lock:
-            engines, self._engines = list(self._engines.values()), {}
+            engines, self._engines = list(self._engines.values()), OrderedDict()
         for engine in engines:
             engine.dispose()
 
