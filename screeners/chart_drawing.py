@@ -29,7 +29,8 @@ then a plain one, and compares it with the plain one drawn by a fresh figure, by
 Thread safety: the figures are shared, and mplfinance's style lives in matplotlib's global rcParams, so
 one lock serializes the charts of a process (the Dagster webserver or daemon may draw from threads), and
 each chart draws inside ``rc_context`` with the style's rcParams: the process's own rcParams are left as
-they were (``mpf.plot`` used to change them for good).
+they were after a chart (``mpf.plot`` used to change them for good). During a chart they are the style's,
+process-wide: other matplotlib drawing on another thread at that moment would see them (none here).
 
 (About 315 lines: the kept figure and the code that fills each of its artists are one piece.)
 """

@@ -214,7 +214,9 @@ def ensure_history(day: dt.date, log_level: str, run_config: dict | None = None)
             continue
         # The bars of a session are fetched for its universe: computed in the same run unless every
         # session of the range has one already (the daily history's run wrote the intraday ones')
-        # and no universe configuration was given (``--tickers``: the universe is recomputed).
+        # and no universe configuration was given (``--tickers``: the universe is recomputed). A
+        # stored universe is the session's universe (``quality.universe``), whatever configuration
+        # wrote it: the history's bars follow it, as the coverage check judges them by it.
         universes = set(lake.sessions("universe"))
         spanned = calendar.sessions_in_range(missing[0], missing[-1])
         kept = run_config is None and all(d in universes for d in spanned)
