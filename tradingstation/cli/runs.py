@@ -23,9 +23,13 @@ import datetime as dt
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tradingstation.core import calendar
 from tradingstation.core.errors import TradingStationError
+
+if TYPE_CHECKING:  # the commands that need no Dagster (--help, sessions) do not import it
+    import dagster as dg
 
 DEFAULT_DAGSTER_HOME = ".dagster_home"
 
@@ -33,7 +37,7 @@ DEFAULT_DAGSTER_HOME = ".dagster_home"
 latest_closed_session = calendar.latest_closed_session
 
 
-_CURRENT: dict[str, object] = {}  # the process's instance, by its DAGSTER_HOME (one kept)
+_CURRENT: dict[str, dg.DagsterInstance] = {}  # the process's instance, by its DAGSTER_HOME (one kept)
 
 
 def instance():  # -> dg.DagsterInstance
@@ -75,7 +79,7 @@ def instance():  # -> dg.DagsterInstance
 def dispose_instances() -> None:
     """Dispose of the process's kept instance (the console script does, before it exits)."""
     while _CURRENT:
-        _CURRENT.popitem()[1].dispose()  # type: ignore[attr-defined]
+        _CURRENT.popitem()[1].dispose()
 
 
 PID_TAG, HOST_TAG = "tradingstation/cli_pid", "tradingstation/cli_host"

@@ -42,11 +42,18 @@ def _absent(check: str, dataset: str, day: dt.date) -> Findings:
     )
 
 
-def _by_session(lake: Lake, dataset: str, sessions: list[dt.date], columns: list[str] | None = None) -> dict:
-    """The stored partitions among ``sessions`` as {date: frame}, in one read (empty frames included)."""
+def _stored(
+    lake: Lake, dataset: str, sessions: list[dt.date], columns: list[str] | None = None
+) -> tuple[list[dt.date], pl.DataFrame | None]:
+    """The sessions among ``sessions`` that have a partition, and their rows in one read (None: none)."""
     stored = set(lake.sessions(dataset))
     present = [d for d in sessions if d in stored]
-    frame = lake.read(dataset, sessions=present, columns=columns) if present else None
+    return present, (lake.read(dataset, sessions=present, columns=columns) if present else None)
+
+
+def _by_session(lake: Lake, dataset: str, sessions: list[dt.date], columns: list[str] | None = None) -> dict:
+    """The stored partitions among ``sessions`` as {date: frame}, in one read (empty frames included)."""
+    present, frame = _stored(lake, dataset, sessions, columns)
     empty = schemas.empty(schemas.dataset(dataset).schema)
     if columns is not None:
         empty = empty.select("date", *[c for c in columns if c != "date"])
@@ -126,9 +133,7 @@ def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date,
     universes = session_universes(lake, sessions)
     if universes is None:
         return {d: _absent("universe_coverage", "universe", d) for d in sessions}
-    stored = set(lake.sessions(dataset))
-    present = [d for d in sessions if d in stored]
-    bars = lake.read(dataset, sessions=present, columns=["symbol"]) if present else None
+    present, bars = _stored(lake, dataset, sessions, ["symbol"])
     found = universe_coverage_by_day(bars, {d: universes.symbols(d) for d in present}) if bars is not None else {}
     out = {}
     for day in sessions:
