@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from tradingstation.core import calendar
-from tradingstation.quality.findings import Findings, listed, make_findings
+from tradingstation.quality.findings import Findings, listed, make_findings, sessions_by_symbol
 
 
 def missing_regular_bars(
@@ -122,11 +122,7 @@ def universe_coverage(
     }
     extra = bars.select("symbol").unique().join(universe, on="symbol", how="anti")
     counts["symbols_outside_universe"] = extra.height
-    details = (
-        absent.group_by("symbol")
-        .agg(absent_sessions=pl.col("date").sort().cast(pl.String).str.join(", "), absent=pl.len())
-        .sort(["absent", "symbol"], descending=[True, False])
-    )
+    details = sessions_by_symbol(absent, "absent_sessions", "absent")
     return _coverage_findings(passed, worst, universe.height, min_fraction, counts, absent["symbol"], details)
 
 
@@ -152,6 +148,7 @@ def universe_coverage_by_day(
     extra = dict(present.join(universe, on=["date", "symbol"], how="anti").group_by("date").len().iter_rows())
     absent = grid.filter(pl.col("present").is_null()).sort("symbol").partition_by("date", as_dict=True)
     no_absent = grid.clear().select("date", "symbol")
+    no_details = sessions_by_symbol(no_absent, "absent_sessions", "absent")
     out = {}
     for day in days:  # the findings are per session; the numbers come from the frames above
         size, found = sizes.get(day, 0), absent.get((day,), no_absent)
@@ -164,9 +161,7 @@ def universe_coverage_by_day(
             "absent_symbol_sessions": found.height,
             "symbols_outside_universe": extra.get(day, 0),
         }
-        details = found.select(
-            "symbol", absent_sessions=pl.col("date").cast(pl.String), absent=pl.lit(1, dtype=pl.UInt32)
-        )
+        details = sessions_by_symbol(found, "absent_sessions", "absent") if found.height else no_details
         passed = size == 0 or worst >= min_fraction
         out[day] = _coverage_findings(passed, worst, size, min_fraction, counts, found["symbol"], details)
     return out

@@ -55,3 +55,12 @@ def listed(names: Sequence[str]) -> str:
     shown = ", ".join(names[:10])
     return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "")
 
+
+def sessions_by_symbol(rows: pl.DataFrame, listed_as: str, counted_as: str) -> pl.DataFrame:
+    """One row per symbol of (symbol, date) ``rows``: its sessions oldest first as one string
+    (``listed_as``) and how many (``counted_as``), the symbol with the most first — a details frame."""
+    return (
+        rows.group_by("symbol")
+        .agg(pl.col("date").sort().cast(pl.String).str.join(", ").alias(listed_as), pl.len().alias(counted_as))
+        .sort([counted_as, "symbol"], descending=[True, False])
+    )

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tradingstation.core import calendar
-from tradingstation.quality.findings import Findings, listed, make_findings
+from tradingstation.quality.findings import Findings, listed, make_findings, sessions_by_symbol
 
 GAP_WINDOW = 20  # sessions looked back by the gap check, the checked one included
 
@@ -131,11 +131,7 @@ def missing_sessions_by_day(
 
 def _gap_details(skipped: pl.DataFrame) -> pl.DataFrame:
     """Which sessions each gappy symbol skips, the symbol skipping most first."""
-    return (
-        skipped.group_by("symbol")
-        .agg(missing_sessions=pl.col("date").sort().cast(pl.String).str.join(", "), missing=pl.len())
-        .sort(["missing", "symbol"], descending=[True, False])
-    )
+    return sessions_by_symbol(skipped, "missing_sessions", "missing")
 
 
 def _gap_findings(window: list[dt.date], details: pl.DataFrame, symbols_checked: int, missing: int) -> Findings:
