@@ -98,6 +98,13 @@ def not_parquet(root: Path) -> None:
     (root / VICTIM).write_bytes(b"symbol,close\nAAPL,1.0\n")
 
 
+def retyped(root: Path) -> None:
+    """The close column rewritten as text: a sound Parquet file whose schema breaks the contract (after a
+    clean verify has judged the same dataset's right schema, so a verdict kept per dataset would miss it)."""
+    path = root / VICTIM
+    pl.read_parquet(path).with_columns(pl.col("close").cast(pl.String)).write_parquet(path)
+
+
 DAMAGE: dict[str, tuple[Callable[[Path], None], str, str | tuple[str, ...]]] = {  # kind -> (damage, key, problem starts with)
     "1 truncated file": (truncate, VICTIM, "unreadable Parquet file"),
     "2 garbled bytes in a compressed page": (garble_compressed, VICTIM, "unreadable Parquet file"),
@@ -108,6 +115,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str, str | tuple[str, ...]]] = {
     "5 leftover temp file": (leftover_temp, "", "leftover temporary file of an interrupted write"),
     "6 missing partition (gap)": (gap, "daily_bars", f"1 session(s) missing between {SESSIONS[0]} and {SESSIONS[-1]}: {SESSIONS[2]}"),
     "7 non-Parquet file named part-0.parquet": (not_parquet, VICTIM, "unreadable Parquet file"),
+    "8 a column of another type": (retyped, VICTIM, "wrong schema: column close is String, the contract says Float64"),
 }
 
 
