@@ -156,3 +156,53 @@ def test_a_process_reading_many_runs_keeps_only_the_recent_shards_open(
                      if r.event_log_entry.dagster_event}
             assert dg.DagsterEventType.RUN_SUCCESS in kinds, run_id
         assert len(engines) <= 4
+
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-02-01")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def daily_tiny(context) -> None:  # noqa: ANN001  (Dagster reads the annotation; a string one fails)
+    context.log.info(f"{len(context.partition_keys)} day(s)")
+
+
+@dg.asset_check(asset=daily_tiny, partitions_def=DAYS)
+def daily_tiny_check(context) -> dg.AssetCheckResult:  # noqa: ANN001
+    return dg.AssetCheckResult(passed=True)
+
+
+def _check_rows(storage) -> list[tuple]:  # noqa: ANN001
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as T
+
+    query = (T.select().with_only_columns(T.c.asset_key, T.c.check_name, T.c.partition, T.c.run_id, T.c.execution_status,
+                                          T.c.evaluation_event, T.c.evaluation_event_timestamp, T.c.evaluation_event_storage_id)
+             .order_by(T.c.partition))
+    with storage.index_connection() as conn:
+        return [tuple(row) for row in conn.execute(query).fetchall()]
+
+
+def test_a_check_planned_over_a_range_is_stored_as_dagster_stores_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planned rows of a range run (one per partition, the event serialized once here) equal the
+    rows Dagster's own SQLite storage writes for the same event."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    job = dg.Definitions(assets=[daily_tiny], asset_checks=[daily_tiny_check],
+                         jobs=[dg.define_asset_job("days", selection=[daily_tiny])]).resolve_job_def("days")
+    with runs.instance() as instance:
+        result = job.execute_in_process(instance=instance, tags={"dagster/asset_partition_range_start": "2026-01-05",
+                                                                 "dagster/asset_partition_range_end": "2026-01-24"})
+        assert result.success
+        (planned,) = [e for e in instance.all_logs(result.run_id)
+                      if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED]
+    assert len(planned.dagster_event.event_specific_data.partitions_subset.get_partition_keys()) == 20
+
+    ours = PooledSqliteEventLogStorage(str(tmp_path / "ours"))
+    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
+    for storage in (ours, theirs):
+        storage.store_event(planned)
+    rows = _check_rows(ours)
+    assert [r[2] for r in rows] == [f"2026-01-{d:02d}" for d in range(5, 25)]  # a row per partition, planned
+    assert {r[4] for r in rows} == {"PLANNED"} and rows == _check_rows(theirs)
+    ours.dispose()
+    theirs.dispose()

@@ -16,6 +16,11 @@ committed; a power cut or OS crash may lose the last transactions, never the fil
 Dagster's live run view watches the run's ``.db`` file, which in WAL mode changes only at a
 checkpoint, so the run-log watcher here is also woken by the ``-wal`` file.
 
+Third change: a check planned over many partitions (a backfill's range run) is serialized once.
+Dagster writes one ``asset_check_executions`` row per partition and serialized the planned event
+anew for each (a 10 KB event, 0.39 ms, 250 times per check on a 250-session backfill: 0.4 s of it);
+here the rows are the same and the string is made once.
+
 What stays as it was: every write is its own transaction (``conn.begin()``), committed before the
 context returns; the storages' own lock still serializes a process's access; other processes (the
 webserver, the daemon, a second CLI) open the same files as before, since an idle SQLite connection
@@ -48,6 +53,8 @@ from contextlib import contextmanager
 from typing import Any, ContextManager
 
 import sqlalchemy as db
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -62,7 +69,8 @@ from dagster._core.storage.sqlite_storage import (
     _runs_directory,
     _schedule_directory,
 )
-from dagster._serdes import ConfigurableClassData
+from dagster._core.events.log import EventLogEntry
+from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster._utils import mkdir_p
 from sqlalchemy.pool import QueuePool
 from watchdog.observers import Observer
@@ -167,6 +175,23 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with self._engines.transaction(engine) as conn:
                 yield conn
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """Dagster's rows, one per planned partition (one without a partition for an unpartitioned
+        check), with the event serialized once rather than once per partition."""
+        planned = event.dagster_event.event_specific_data  # type: ignore[union-attr]
+        keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+        common = dict(
+            asset_key=planned.asset_key.to_string(),
+            check_name=planned.check_name,
+            run_id=event.run_id,
+            execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+            evaluation_event=serialize_value(event),
+            evaluation_event_timestamp=self._event_insert_timestamp(event),
+            evaluation_event_storage_id=event_id,
+        )
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.insert().values([dict(common, partition=key) for key in keys]))
 
     def watch(self, run_id: str, cursor: str | None, callback: Any) -> None:
         if not self._obs:
