@@ -373,6 +373,14 @@ def test_a_single_run_backfill_records_one_evaluation_per_session(tmp_path: Path
     records = instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
     assert sorted(r.partition for r in records) == sessions
     assert all(r.evaluation and r.evaluation.target_materialization_data for r in records)
+    # each of the four checks (they share one fetch of the run's materializations) ties each session to its own
+    mats = {r.partition_key: r.storage_id
+            for r in instance.fetch_materializations(dg.AssetKey("daily_bars"), limit=100).records}
+    assert sorted(mats) == sessions
+    for name in ("bar_integrity", "no_missing_sessions", "no_price_volume_jumps", "universe_coverage"):
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("daily_bars"), name), limit=20)
+        assert {r.partition: r.evaluation.target_materialization_data.storage_id for r in history} == mats, name
 
     # corrupt one session of the range, re-run only the blocking check over the range: that session fails
     lake = Lake(str(tmp_path))

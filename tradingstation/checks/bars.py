@@ -94,8 +94,21 @@ def _run_sessions(
     return stored[-1:], True
 
 
+# The latest materialization of each partition of a run, per (run, asset, partitions): a range run's
+# checks of one asset (four on daily_bars) share one fetch of its 250 materializations (0.05 s each,
+# mostly deserializing them). Only the latest run is kept. A partition materialized by another run
+# between two of these checks keeps the link to the one this run found first: the evaluation still
+# judges the lake as it reads it.
+_RUN_TARGETS: dict[tuple[str, dg.AssetKey, tuple[str, ...]], dict] = {}
+
+
 def _targets(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, keys: list[str]) -> dict:
     """The latest materialization of each partition, so the UI ties each evaluation to what it judged."""
+    run_id = context.op_execution_context.run_id
+    cache_key = (run_id, asset_key, tuple(keys))
+    kept = _RUN_TARGETS.get(cache_key)
+    if kept is not None:
+        return kept
     try:
         from dagster._core.definitions.asset_checks.asset_check_evaluation import (
             AssetCheckEvaluationTargetMaterializationData,
@@ -112,6 +125,9 @@ def _targets(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey, key
             out[rec.partition_key] = AssetCheckEvaluationTargetMaterializationData(
                 run_id=rec.run_id, storage_id=rec.storage_id, timestamp=rec.timestamp
             )
+    if any(other != run_id for other, _, _ in list(_RUN_TARGETS)):
+        _RUN_TARGETS.clear()
+    _RUN_TARGETS[cache_key] = out
     return out
 
 
