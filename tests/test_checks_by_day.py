@@ -1,4 +1,5 @@
-"""The one-pass checks of a backfill (gaps, universe coverage) equal the per-session checks, session by session."""
+"""The one-pass checks of a backfill (integrity, gaps, steps, universe coverage) equal the per-session checks,
+session by session."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import random
 
 import polars as pl
 
+from lake_data import daily_frame
 from tradingstation.core import calendar
+from tradingstation.quality.bar_contract import bar_integrity, bar_integrity_by_day
 from tradingstation.quality.coverage import universe_coverage, universe_coverage_by_day
 from tradingstation.quality.gaps import gap_window, missing_sessions, missing_sessions_by_day
+from tradingstation.quality.steps import price_volume_steps, price_volume_steps_by_day, step_table
 
 
 def _same(a, b) -> None:  # noqa: ANN001  (two Findings)
@@ -68,3 +72,65 @@ def test_coverage_of_many_days_in_one_pass_equals_each_day_on_its_own() -> None:
         _same(together[day], alone)
         failed += not alone.passed
     assert 0 < failed < len(days)
+
+
+def _broken_daily_bars(rng: random.Random, days: list) -> pl.DataFrame:
+    """Daily bars of 40 symbols over ``days`` with every kind of contract break sprinkled on a few sessions."""
+    bars = daily_frame([d.isoformat() for d in days], [f"S{i:02d}" for i in range(40)]).with_row_index("i")
+    n = bars.height
+    picks = {kind: set(rng.sample(range(n), 3)) for kind in ("null", "price", "volume", "order", "dup", "date")}
+    broken = bars.with_columns(
+        close=pl.when(pl.col("i").is_in(list(picks["null"]))).then(None).otherwise(pl.col("close")),
+        open=pl.when(pl.col("i").is_in(list(picks["price"]))).then(float("nan")).otherwise(pl.col("open")),
+        volume=pl.when(pl.col("i").is_in(list(picks["volume"]))).then(-5).otherwise(pl.col("volume")),
+        low=pl.when(pl.col("i").is_in(list(picks["order"]))).then(pl.col("high") * 2).otherwise(pl.col("low")),
+        ts=pl.when(pl.col("i").is_in(list(picks["date"]))).then(pl.col("ts") + pl.duration(days=1))
+        .otherwise(pl.col("ts")),
+    )
+    twins = broken.filter(pl.col("i").is_in(list(picks["dup"]))).with_columns(pl.col("close") + 0.01)
+    # the same (symbol, ts) in two sessions is no duplicate within either (its date is wrong in one)
+    elsewhere = broken.filter(pl.col("i") == 0).with_columns(date=pl.lit(days[-1]))
+    return pl.concat([broken, twins, elsewhere]).drop("i").sample(fraction=1.0, shuffle=True, seed=3)
+
+
+def test_integrity_of_many_days_in_one_pass_equals_each_day_on_its_own() -> None:
+    rng = random.Random(7)
+    days = calendar.sessions_before("2025-06-02", 25)
+    bars = _broken_daily_bars(rng, days)
+    asked = [*days, calendar.session("2025-06-02")]  # and a session without rows: checks nothing
+    together = bar_integrity_by_day(bars, asked)
+    assert list(together) == asked
+    failed = 0
+    for day in asked:
+        alone = bar_integrity(bars.filter(pl.col("date") == day))
+        _same(together[day], alone)
+        failed += not alone.passed
+    assert 0 < failed < len(days)  # the data has both: a test that could fail
+    kinds = {k for f in together.values() for k, v in f.counts.items() if v and k not in
+             ("rows_checked", "symbols_checked", "bad_rows")}
+    assert kinds == {"null_values", "non_positive_or_non_finite_price", "negative_volume", "ohlc_out_of_order",
+                     "duplicate_symbol_ts", "ts_outside_its_session_date"}
+
+
+def test_steps_of_many_days_in_one_pass_equal_each_day_on_its_own() -> None:
+    rng = random.Random(3)
+    days = calendar.sessions_before("2025-06-02", 30)
+    bars = daily_frame([d.isoformat() for d in days], [f"S{i:02d}" for i in range(60)]).with_row_index("i")
+    jumps = {i: rng.choice([0.4, 1.7, 2.2, 0.7]) for i in rng.sample(range(bars.height), 12)}  # splits, bad prints
+    heavy = set(rng.sample(sorted(jumps), 6))  # some with 5x the shares
+    bars = bars.with_columns(
+        *(pl.when(pl.col("i").is_in(list(jumps))).then(pl.col(c) * pl.col("i").replace_strict(jumps, default=1.0))
+          .otherwise(pl.col(c)) for c in ("open", "high", "low", "close")),
+        volume=pl.when(pl.col("i").is_in(list(heavy))).then(pl.col("volume") * 5).otherwise(pl.col("volume")),
+    ).drop("i")
+    asked = [*days, calendar.session("2025-06-02")]  # the first session has no previous bar; the last no bars
+    together = price_volume_steps_by_day(step_table(bars), asked)
+    assert list(together) == asked
+    failed = 0
+    for day in asked:
+        alone = price_volume_steps(bars, [day])
+        _same(together[day], alone)
+        failed += not alone.passed
+    assert 0 < failed < len(days)
+    assert together[days[0]].counts["bars_checked"] == 0 and "no bar has a previous bar" in together[days[0]].description
+    assert any(f.counts["volume_steps"] for f in together.values())

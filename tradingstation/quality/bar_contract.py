@@ -3,11 +3,15 @@
 - :func:`bar_integrity` — OHLC order, positive finite prices, volume >= 0, no nulls, one row per
   (symbol, ts), the bar on its own session's New York date. Bars come as they come out of the lake
   (``date`` column included). The assets quarantine such rows before writing, so a finding here
-  means the lake itself is corrupt.
+  means the lake itself is corrupt. :func:`bar_integrity_by_day` judges many sessions in one pass
+  (a backfill's check), each with the findings it would have on its own.
 - :func:`exclude_broken_bars` — bars loaded for downstream work without the rows that break it.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -30,6 +34,32 @@ _VIOLATIONS: dict[str, pl.Expr] = {
 }
 
 
+def _checks(columns: Sequence[str]) -> dict[str, pl.Expr]:
+    """The violations a frame with ``columns`` can be judged on (the session date needs ``date``)."""
+    return {k: v for k, v in _VIOLATIONS.items() if k != "ts_outside_its_session_date" or "date" in columns}
+
+
+def _details(flagged: pl.DataFrame, checks: Sequence[str], by: Sequence[str] = ()) -> pl.DataFrame:
+    """The offending rows, each with the violations it breaks, in ``by``, symbol, ts order."""
+    problem = pl.concat_str([pl.when(pl.col(k)).then(pl.lit(k)) for k in checks], separator=", ", ignore_nulls=True)
+    keep = [c for c in ("date", "symbol", "ts", *_PRICES, "volume") if c in flagged.columns]
+    return flagged.select(*keep, problem=problem).sort(*by, "symbol", "ts", maintain_order=True)
+
+
+def _findings(counts: dict[str, int], checks: Sequence[str], details: pl.DataFrame) -> Findings:
+    """The findings of one frame: its ``counts`` and the ``details`` of its offending rows."""
+    offenders = details["symbol"].drop_nulls()
+    if details.is_empty():
+        text = f"{counts['rows_checked']:,} bar(s) of {counts['symbols_checked']:,} symbol(s) keep the bar contract"
+    else:
+        kinds = ", ".join(f"{k} {counts[k]:,}" for k in checks if counts[k])
+        text = (
+            f"{details.height:,} of {counts['rows_checked']:,} bar(s) break the bar contract ({kinds}) "
+            f"in {offenders.n_unique()} symbol(s): {listed(sorted(set(offenders)))}"
+        )
+    return make_findings("bar_integrity", details.is_empty(), text, counts, offenders, details)
+
+
 def bar_integrity(bars: pl.DataFrame) -> Findings:
     """The structural bar contract on every row; any violation fails.
 
@@ -37,9 +67,7 @@ def bar_integrity(bars: pl.DataFrame) -> Findings:
     one row per (symbol, ts) (every row of a duplicate group counts); each bar's New York date is
     its ``date`` (the partition it sits in).
     """
-    checks = {
-        k: v for k, v in _VIOLATIONS.items() if k != "ts_outside_its_session_date" or "date" in bars.columns
-    }
+    checks = _checks(bars.columns)
     flagged = bars.with_columns(**{k: v.fill_null(False) for k, v in checks.items()})
     counts = flagged.select(pl.len().alias("rows_checked"), *(pl.col(k).sum() for k in checks)).row(
         0, named=True
@@ -48,21 +76,30 @@ def bar_integrity(bars: pl.DataFrame) -> Findings:
     counts["symbols_checked"] = bars["symbol"].n_unique()
     bad = flagged.filter(pl.any_horizontal(*checks))
     counts["bad_rows"] = bad.height
-    problem = pl.concat_str(
-        [pl.when(pl.col(k)).then(pl.lit(k)) for k in checks], separator=", ", ignore_nulls=True
+    return _findings(counts, list(checks), _details(bad, list(checks)))
+
+
+def bar_integrity_by_day(bars: pl.DataFrame, days: Sequence[dt.date]) -> dict[dt.date, Findings]:
+    """:func:`bar_integrity` of each day's rows of ``bars`` (which carry ``date``), in one pass: the
+    same findings as judging each day's rows on its own (duplicates are looked for within a day)."""
+    checks = _checks(bars.columns)
+    checks["duplicate_symbol_ts"] = checks["duplicate_symbol_ts"].over("date")
+    names = list(checks)
+    flagged = bars.with_columns(**{k: v.fill_null(False) for k, v in checks.items()})
+    per_day = flagged.group_by("date").agg(
+        pl.len().alias("rows_checked"),
+        *(pl.col(k).sum() for k in names),
+        pl.col("symbol").n_unique().alias("symbols_checked"),
+        pl.any_horizontal(*names).sum().alias("bad_rows"),
     )
-    keep = [c for c in ("date", "symbol", "ts", *_PRICES, "volume") if c in bars.columns]
-    details = bad.select(*keep, problem=problem).sort("symbol", "ts")
-    offenders = bad["symbol"].drop_nulls()
-    if bad.is_empty():
-        text = f"{counts['rows_checked']:,} bar(s) of {counts['symbols_checked']:,} symbol(s) keep the bar contract"
-    else:
-        kinds = ", ".join(f"{k} {counts[k]:,}" for k in checks if counts[k])
-        text = (
-            f"{bad.height:,} of {counts['rows_checked']:,} bar(s) break the bar contract ({kinds}) "
-            f"in {offenders.n_unique()} symbol(s): {listed(sorted(set(offenders)))}"
-        )
-    return make_findings("bar_integrity", bad.is_empty(), text, counts, offenders, details)
+    counted = {row.pop("date"): {k: int(v) for k, v in row.items()} for row in per_day.iter_rows(named=True)}
+    details = _details(flagged.filter(pl.any_horizontal(*names)), names, by=["date"])
+    details_by_day = {k[0]: v for k, v in details.partition_by("date", as_dict=True, maintain_order=True).items()}
+    nothing = {"rows_checked": 0, **dict.fromkeys(names, 0), "symbols_checked": 0, "bad_rows": 0}
+    return {
+        day: _findings(counted.get(day, nothing), names, details_by_day.get(day, details.clear()))
+        for day in days
+    }
 
 
 MAX_EXCLUDED_SHARE = 0.05  # above 5% of the loaded bars broken, the data is not worth screening
@@ -78,5 +115,4 @@ def exclude_broken_bars(bars: pl.DataFrame) -> tuple[pl.DataFrame, Findings]:
     findings = bar_integrity(bars)
     if findings.passed:
         return bars, findings
-    checks = [v for k, v in _VIOLATIONS.items() if k != "ts_outside_its_session_date" or "date" in bars.columns]
-    return bars.filter(~pl.any_horizontal(c.fill_null(False) for c in checks)), findings
+    return bars.filter(~pl.any_horizontal(c.fill_null(False) for c in _checks(bars.columns).values())), findings

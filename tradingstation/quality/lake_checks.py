@@ -2,9 +2,9 @@
 
 Each evaluator ``(lake, dataset, sessions) -> {session: Findings}`` reads what it needs from the
 lake in one call and applies the pure rules of :mod:`tradingstation.quality` (``bar_contract``,
-``gaps``, ``steps``, ``coverage``): integrity and steps session by session, gaps and coverage for
-every session in one pass (``missing_sessions_by_day``, ``universe_coverage_by_day``); each rule
-vectorized over symbols. A session without a partition is a failed finding that says so. The
+``gaps``, ``steps``, ``coverage``) to every session in one pass (``bar_integrity_by_day``,
+``missing_sessions_by_day``, ``universe_coverage_by_day``; the regular-session rule session by
+session), each session's findings those it would have on its own; each rule vectorized over symbols. A session without a partition is a failed finding that says so. The
 Dagster adapters (``tradingstation.checks``) only turn findings into check results.
 """
 
@@ -17,12 +17,12 @@ import polars as pl
 
 from tradingstation.core import calendar, schemas
 from tradingstation.lake import Lake
-from tradingstation.quality.bar_contract import bar_integrity
+from tradingstation.quality.bar_contract import bar_integrity_by_day
 from tradingstation.quality.coverage import missing_regular_bars, universe_coverage_by_day
 from tradingstation.quality.findings import Findings
 from tradingstation.quality.gaps import GAP_WINDOW, gap_window, missing_sessions_by_day
 # The step thresholds and why they are where they are: steps.price_volume_steps.
-from tradingstation.quality.steps import MAX_PRICE_STEP, MAX_VOLUME_STEP, price_volume_steps, step_table
+from tradingstation.quality.steps import MAX_PRICE_STEP, MAX_VOLUME_STEP, price_volume_steps_by_day, step_table
 from tradingstation.quality.universe import session_universes, universe_pairs
 
 STEP_LOOKBACK = 5  # sessions read before the first checked one, for each symbol's previous bar
@@ -64,11 +64,9 @@ def _by_session(lake: Lake, dataset: str, sessions: list[dt.date], columns: list
 
 
 def integrity(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
-    parts = _by_session(lake, dataset, sessions)
-    return {
-        d: bar_integrity(parts[d]) if d in parts else _absent("bar_integrity", dataset, d)
-        for d in sessions
-    }
+    present, bars = _stored(lake, dataset, sessions)
+    found = bar_integrity_by_day(bars, present) if bars is not None else {}
+    return {d: found[d] if d in found else _absent("bar_integrity", dataset, d) for d in sessions}
 
 
 def regular_session(interval_minutes: int) -> Evaluate:
@@ -112,20 +110,11 @@ def gaps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Fin
 def steps(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:
     history = _history(lake, dataset, sessions, STEP_LOOKBACK, ["symbol", "ts", "open", "close", "volume"])
     stored = set(lake.sessions(dataset))
-    table = step_table(history)  # one pass for the whole range, then split by session
-    by_day = {k[0]: v for k, v in table.partition_by("date", as_dict=True).items()}
-    empty = table.clear()
-    return {
-        day: price_volume_steps(
-            empty,
-            steps=by_day.get(day, empty),
-            max_price_step=MAX_PRICE_STEP,
-            max_volume_step=MAX_VOLUME_STEP,
-        )
-        if day in stored
-        else _absent("price_volume_steps", dataset, day)
-        for day in sessions
-    }
+    judged = [d for d in sessions if d in stored]
+    found = price_volume_steps_by_day(  # one step table for the whole range, judged session by session
+        step_table(history), judged, max_price_step=MAX_PRICE_STEP, max_volume_step=MAX_VOLUME_STEP
+    )
+    return {day: found[day] if day in stored else _absent("price_volume_steps", dataset, day) for day in sessions}
 
 
 def coverage(lake: Lake, dataset: str, sessions: list[dt.date]) -> dict[dt.date, Findings]:

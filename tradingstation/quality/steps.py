@@ -2,7 +2,8 @@
 
 - :func:`step_table` — each daily bar with its symbol's previous bar and the price and volume steps.
 - :func:`price_volume_steps` — price steps > 50 % on their own, and price steps > 25 % that come
-  with a volume step > 300 % (see there why a volume step alone is no finding).
+  with a volume step > 300 % (see there why a volume step alone is no finding);
+  :func:`price_volume_steps_by_day` the same for many sessions in one pass (a backfill's check).
 """
 
 from __future__ import annotations
@@ -76,22 +77,73 @@ def price_volume_steps(
     steps = step_table(daily) if steps is None else steps
     if sessions is not None:
         steps = steps.filter(pl.col("date").is_in(pl.Series(list(sessions), dtype=pl.Date).implode()))
-    big_price = pl.col("price_step") > max_price_step
-    big_volume = (pl.col("volume_step") > max_volume_step) & (pl.col("price_step") > price_step_with_volume)
-    flagged = steps.filter((big_price | big_volume).fill_null(False)).with_columns(
-        kind=pl.concat_str(
-            [pl.when(big_price).then(pl.lit("price")), pl.when(big_volume).then(pl.lit("volume"))],
-            separator="+",
-            ignore_nulls=True,
-        )
-    )
+    limits = (max_price_step, max_volume_step, price_step_with_volume)
+    big_price, big_volume = _step_flags(*limits)
+    flagged = _flagged(steps, *limits)
     counts = {
         "bars_checked": steps.height,
         "symbols_checked": steps["symbol"].n_unique(),
         "price_steps": int(flagged.select(big_price.fill_null(False).sum()).item()),
         "volume_steps": int(flagged.select(big_volume.fill_null(False).sum()).item()),
     }
-    details = flagged.sort("date", "symbol").select(
+    return _findings(counts, flagged, *limits)
+
+
+def price_volume_steps_by_day(
+    steps: pl.DataFrame,
+    days: Sequence[dt.date],
+    *,
+    max_price_step: float = MAX_PRICE_STEP,
+    max_volume_step: float = MAX_VOLUME_STEP,
+    price_step_with_volume: float = PRICE_STEP_WITH_VOLUME,
+) -> dict[dt.date, Findings]:
+    """:func:`price_volume_steps` of each of ``days`` from one :func:`step_table` (a backfill's check),
+    in one pass: the same findings as judging each day on its own."""
+    limits = (max_price_step, max_volume_step, price_step_with_volume)
+    big_price, big_volume = _step_flags(*limits)
+    per_day = steps.group_by("date").agg(
+        bars_checked=pl.len(),
+        symbols_checked=pl.col("symbol").n_unique(),
+        price_steps=big_price.fill_null(False).sum(),
+        volume_steps=big_volume.fill_null(False).sum(),
+    )
+    counted = {row.pop("date"): {k: int(v) for k, v in row.items()} for row in per_day.iter_rows(named=True)}
+    flagged = _flagged(steps, *limits)
+    flagged_by_day = {k[0]: v for k, v in flagged.partition_by("date", as_dict=True, maintain_order=True).items()}
+    nothing = dict.fromkeys(("bars_checked", "symbols_checked", "price_steps", "volume_steps"), 0)
+    return {
+        day: _findings(counted.get(day, nothing), flagged_by_day.get(day, flagged.clear()), *limits) for day in days
+    }
+
+
+def _step_flags(max_price_step: float, max_volume_step: float, price_step_with_volume: float) -> tuple[pl.Expr, pl.Expr]:
+    big_price = pl.col("price_step") > max_price_step
+    big_volume = (pl.col("volume_step") > max_volume_step) & (pl.col("price_step") > price_step_with_volume)
+    return big_price, big_volume
+
+
+def _flagged(steps: pl.DataFrame, *limits: float) -> pl.DataFrame:
+    """The steps that are findings, with their ``kind`` (price, volume or both), in date, symbol order."""
+    big_price, big_volume = _step_flags(*limits)
+    return (
+        steps.filter((big_price | big_volume).fill_null(False))
+        .with_columns(
+            kind=pl.concat_str(
+                [pl.when(big_price).then(pl.lit("price")), pl.when(big_volume).then(pl.lit("volume"))],
+                separator="+",
+                ignore_nulls=True,
+            )
+        )
+        .sort("date", "symbol", maintain_order=True)
+    )
+
+
+def _findings(
+    counts: dict[str, int], flagged: pl.DataFrame, max_price_step: float, max_volume_step: float,
+    price_step_with_volume: float,
+) -> Findings:
+    """The findings of one set of steps: its ``counts`` and its ``flagged`` steps."""
+    details = flagged.select(
         "date",
         "symbol",
         "kind",
@@ -103,7 +155,7 @@ def price_volume_steps(
         "volume",
         pl.col("volume_step").round(2),
     )
-    if steps.is_empty():
+    if counts["bars_checked"] == 0:
         text = "no bar has a previous bar to compare with (is the history of these sessions in the lake?)"
     elif flagged.is_empty():
         text = (
