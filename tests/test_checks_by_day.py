@@ -8,11 +8,13 @@ import random
 import polars as pl
 
 from lake_data import daily_frame
-from tradingstation.core import calendar
+from tradingstation.core import calendar, schemas
+from tradingstation.lake import Lake
 from tradingstation.quality.bar_contract import bar_integrity, bar_integrity_by_day
 from tradingstation.quality.coverage import universe_coverage, universe_coverage_by_day
 from tradingstation.quality.gaps import gap_window, missing_sessions, missing_sessions_by_day
 from tradingstation.quality.steps import price_volume_steps, price_volume_steps_by_day, step_table
+from tradingstation.quality.universe import included_symbols, session_universes
 
 
 def _same(a, b) -> None:  # noqa: ANN001  (two Findings)
@@ -134,3 +136,23 @@ def test_steps_of_many_days_in_one_pass_equal_each_day_on_its_own() -> None:
     assert 0 < failed < len(days)
     assert together[days[0]].counts["bars_checked"] == 0 and "no bar has a previous bar" in together[days[0]].description
     assert any(f.counts["volume_steps"] for f in together.values())
+
+
+def test_each_session_reads_its_own_universe_or_borrows_the_nearest(tmp_path) -> None:  # noqa: ANN001
+    rng = random.Random(9)
+    lake = Lake(str(tmp_path))
+    days = calendar.sessions_before("2025-06-02", 12)
+    stored = days[2:10:2]  # four universe partitions, the second with nobody included
+    symbols = [f"S{i:02d}" for i in range(30)]
+    for n, day in enumerate(stored):
+        chosen = set() if n == 1 else set(rng.sample(symbols, 20))
+        frame = pl.DataFrame({"date": day, "symbol": symbols, "included": [s in chosen for s in symbols],
+                              "reason": "", "last_close": 10.0, "avg_dollar_volume": 1e7, "list_name": "explicit",
+                              "list_as_of": None, "sector": None, "industry": None, "exchange": None})
+        lake.write("universe", day, schemas.conform(frame, schemas.UNIVERSE))
+    found = session_universes(lake, days)
+    for day in days:
+        own = max([u for u in stored if u <= day], default=stored[0])  # its own, the latest before, the earliest
+        assert found.used[day] == own
+        assert found.symbols(day) == included_symbols(lake.read("universe", sessions=[own])), day
+    assert found.symbols(stored[1]) == [] and len(found.symbols(stored[0])) == 20

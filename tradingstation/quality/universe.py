@@ -23,9 +23,13 @@ import polars as pl
 from tradingstation.lake import Lake
 
 
+# A universe table's included symbols, sorted: per table, or per session in a group-by.
+_INCLUDED = pl.col("symbol").filter(pl.col("included")).drop_nulls().unique().sort()
+
+
 def included_symbols(universe_table: pl.DataFrame) -> list[str]:
     """Symbols included on any session of a universe table, sorted."""
-    return sorted(universe_table.filter("included")["symbol"].unique().to_list())
+    return universe_table.select(_INCLUDED)["symbol"].to_list()
 
 
 def universe_session(stored: Sequence[dt.date], day: dt.date) -> dt.date:
@@ -62,8 +66,8 @@ def session_universes(lake: Lake, sessions: Sequence[dt.date]) -> SessionUnivers
     used = {day: universe_session(stored, day) for day in sessions}
     wanted = sorted(set(used.values()))
     table = lake.read("universe", sessions=wanted, columns=["symbol", "included"])
-    by_day = {k[0]: v for k, v in table.partition_by("date", as_dict=True).items()}
-    included = {u: included_symbols(by_day[u]) if u in by_day else [] for u in wanted}
+    included: dict[dt.date, list[str]] = {u: [] for u in wanted}
+    included.update(table.group_by("date").agg(_INCLUDED).iter_rows())  # one group-by, not a filter per session
     return SessionUniverses(used, included)
 
 
