@@ -171,6 +171,68 @@ def daily_tiny_check(context) -> dg.AssetCheckResult:  # noqa: ANN001
     return dg.AssetCheckResult(passed=True)
 
 
+@dg.asset_check(asset=daily_tiny, partitions_def=DAYS)
+def daily_tiny_fails_on_the_tenth(context) -> dg.AssetCheckResult:  # noqa: ANN001
+    for key in context.partition_keys:  # a range run: one evaluation per partition, as the bar checks do
+        yield dg.AssetCheckEvaluation(asset_key=daily_tiny.key, check_name="daily_tiny_fails_on_the_tenth",
+                                      passed=key != "2026-01-10", partition=key, metadata={"key": key})
+    yield dg.Output(None)
+
+
+@dg.asset_check(asset=tiny)
+def tiny_check() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+
+def _rows(storage, table) -> list[tuple]:  # noqa: ANN001
+    """A table's rows but their id and the moment the database wrote them."""
+    columns = [c for c in table.columns if c.name not in ("id", "create_timestamp")]
+    with storage.index_connection() as conn:
+        return [tuple(row) for row in conn.execute(table.select().with_only_columns(*columns).order_by(table.c.id))]
+
+
+def _replayed(storage, events) -> dict[str, list[tuple]]:  # noqa: ANN001
+    """Each run's events stored in ``storage`` in order, then its index tables (ids left out)."""
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+
+    for event in events:
+        storage.store_event(event)
+    out = {"checks": _rows(storage, AssetCheckExecutionsTable), "events": _rows(storage, SqlEventLogStorageTable)}
+    storage.dispose()
+    return out
+
+
+def test_a_runs_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check tables this storage writes by its own statements (a range's planned rows, each
+    evaluation's update, the insert when no row was planned) equal those Dagster's SQLite storage
+    writes for the same events: partitioned and not, passed and failed, tied to a materialization."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    checks = [daily_tiny_check, daily_tiny_fails_on_the_tenth, tiny_check]
+    defs = dg.Definitions(assets=[daily_tiny, tiny], asset_checks=checks,
+                          jobs=[dg.define_asset_job("days", selection=[daily_tiny]), dg.define_asset_job("one", selection=[tiny])])
+    with runs.instance() as instance:
+        days = defs.resolve_job_def("days").execute_in_process(
+            instance=instance, raise_on_error=False,
+            tags={"dagster/asset_partition_range_start": "2026-01-05", "dagster/asset_partition_range_end": "2026-01-24"})
+        one = defs.resolve_job_def("one").execute_in_process(instance=instance, raise_on_error=False)
+        events = [e for r in (days, one) for e in instance.all_logs(r.run_id)]
+    kinds = [e.dagster_event.event_type for e in events if e.dagster_event]
+    # 20 evaluations of the range, one of its check returning a single result (Dagster records it without
+    # a partition: no planned row matches, so it is inserted), one of the unpartitioned check
+    assert kinds.count(dg.DagsterEventType.ASSET_CHECK_EVALUATION) == 22 and dg.DagsterEventType.ASSET_MATERIALIZATION in kinds
+    unplanned = [e for e in events if not (e.dagster_event and e.dagster_event.event_type
+                                          == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED)]
+    found = {}
+    for replay, name in ((events, "planned"), (unplanned, "unplanned")):  # without planned rows: all inserted
+        found[name] = _replayed(PooledSqliteEventLogStorage(str(tmp_path / f"ours-{name}")), replay)
+        assert found[name] == _replayed(SqliteEventLogStorage(str(tmp_path / f"theirs-{name}")), replay), name
+    statuses = [row[4] for row in found["planned"]["checks"]]  # execution_status
+    assert (statuses.count("PLANNED"), statuses.count("SUCCEEDED"), statuses.count("FAILED")) == (20, 20, 2)
+    assert len(found["unplanned"]["checks"]) == 22
+
+
 def _check_rows(storage) -> list[tuple]:  # noqa: ANN001
     from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as T
 
@@ -206,3 +268,16 @@ def test_a_check_planned_over_a_range_is_stored_as_dagster_stores_it(tmp_path: P
     assert {r[4] for r in rows} == {"PLANNED"} and rows == _check_rows(theirs)
     ours.dispose()
     theirs.dispose()
+
+
+def test_an_events_serialization_is_reused_for_that_event_only(tmp_path: Path) -> None:
+    from dagster._core.events.log import EventLogEntry
+    from dagster._serdes import serialize_value
+
+    storage = PooledSqliteEventLogStorage(str(tmp_path))
+    first, second = (EventLogEntry(error_info=None, level=20, user_message=m, run_id="r", timestamp=1.0)
+                     for m in ("first", "second"))
+    storage._event_to_row(first)  # store_event makes the log row first
+    assert storage._serialized(first) == serialize_value(first)
+    assert storage._serialized(second) == serialize_value(second) != serialize_value(first)  # another event
+    storage.dispose()
