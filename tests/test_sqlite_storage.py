@@ -193,19 +193,21 @@ def _rows(storage, table) -> list[tuple]:  # noqa: ANN001
 
 def _replayed(storage, events) -> dict[str, list[tuple]]:  # noqa: ANN001
     """Each run's events stored in ``storage`` in order, then its index tables (ids left out)."""
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable, SqlEventLogStorageTable
 
     for event in events:
         storage.store_event(event)
-    out = {"checks": _rows(storage, AssetCheckExecutionsTable), "events": _rows(storage, SqlEventLogStorageTable)}
+    out = {"checks": _rows(storage, AssetCheckExecutionsTable), "events": _rows(storage, SqlEventLogStorageTable),
+           "assets": _rows(storage, AssetKeyTable)}
     storage.dispose()
     return out
 
 
-def test_a_runs_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check tables this storage writes by its own statements (a range's planned rows, each
-    evaluation's update, the insert when no row was planned) equal those Dagster's SQLite storage
-    writes for the same events: partitioned and not, passed and failed, tied to a materialization."""
+def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index tables this storage writes by its own statements (a range's planned check rows, each
+    evaluation's update, the insert when no row was planned; the asset keys, their columns found once)
+    equal those Dagster's SQLite storage writes for the same events: partitioned and not, passed and
+    failed, tied to a materialization."""
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
@@ -231,6 +233,7 @@ def test_a_runs_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, m
     statuses = [row[4] for row in found["planned"]["checks"]]  # execution_status
     assert (statuses.count("PLANNED"), statuses.count("SUCCEEDED"), statuses.count("FAILED")) == (20, 20, 2)
     assert len(found["unplanned"]["checks"]) == 22
+    assert [row[0] for row in found["planned"]["assets"]] == ['["daily_tiny"]', '["tiny"]']  # asset_key
 
 
 def _check_rows(storage) -> list[tuple]:  # noqa: ANN001

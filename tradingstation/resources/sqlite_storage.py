@@ -177,6 +177,7 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines = _Engines()
         self._tables_found: set[str] = set()
+        self._asset_key_columns_found: set[str] = set()
         self._last_row = threading.local()  # the event this thread last serialized for its log row
         super().__init__(base_dir, inst_data)
 
@@ -202,6 +203,16 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
             found = bool(conn.dialect.has_table(conn, table_name))
         if found:
             self._tables_found.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: db.engine.Connection, column_name: str) -> bool:
+        """Dagster reflects the asset-key table's columns before storing every asset event (a schema
+        query each time); a column, once there, stays, so a found one is remembered."""
+        if column_name in self._asset_key_columns_found:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_key_columns_found.add(column_name)
         return found
 
     @contextmanager
