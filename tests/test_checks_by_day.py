@@ -156,3 +156,13 @@ def test_each_session_reads_its_own_universe_or_borrows_the_nearest(tmp_path) ->
         assert found.used[day] == own
         assert found.symbols(day) == included_symbols(lake.read("universe", sessions=[own])), day
     assert found.symbols(stored[1]) == [] and len(found.symbols(stored[0])) == 20
+
+
+def test_sessions_without_rows_get_counts_of_their_own() -> None:
+    """A caller adds to a session's counts (the gap check does): no other session may see it."""
+    days = calendar.sessions_before("2025-06-02", 2)
+    bars = daily_frame([days[0].isoformat()], ["S00"]).clear()
+    for found in (bar_integrity_by_day(bars, days), price_volume_steps_by_day(step_table(bars), days)):
+        first, second = (found[d] for d in days)
+        first.counts["window_sessions_not_in_lake"] = 3
+        assert "window_sessions_not_in_lake" not in second.counts

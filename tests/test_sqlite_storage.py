@@ -203,13 +203,8 @@ def _replayed(storage, events) -> dict[str, list[tuple]]:  # noqa: ANN001
     return out
 
 
-def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The index tables this storage writes by its own statements (a range's planned check rows, each
-    evaluation's update, the insert when no row was planned; the asset keys, their columns found once)
-    equal those Dagster's SQLite storage writes for the same events: partitioned and not, passed and
-    failed, tied to a materialization."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
+def _events_of_two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list:
+    """The events of a range run of ``daily_tiny`` (20 days) with its two checks, then of ``tiny``'s run."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     checks = [daily_tiny_check, daily_tiny_fails_on_the_tenth, tiny_check]
     defs = dg.Definitions(assets=[daily_tiny, tiny], asset_checks=checks,
@@ -219,7 +214,17 @@ def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_pat
             instance=instance, raise_on_error=False,
             tags={"dagster/asset_partition_range_start": "2026-01-05", "dagster/asset_partition_range_end": "2026-01-24"})
         one = defs.resolve_job_def("one").execute_in_process(instance=instance, raise_on_error=False)
-        events = [e for r in (days, one) for e in instance.all_logs(r.run_id)]
+        return [e for r in (days, one) for e in instance.all_logs(r.run_id)]
+
+
+def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index tables this storage writes by its own statements (a range's planned check rows, each
+    evaluation's update, the insert when no row was planned; the asset keys, their columns found once)
+    equal those Dagster's SQLite storage writes for the same events: partitioned and not, passed and
+    failed, tied to a materialization."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    events = _events_of_two_runs(tmp_path, monkeypatch)
     kinds = [e.dagster_event.event_type for e in events if e.dagster_event]
     # 20 evaluations of the range, one of its check returning a single result (Dagster records it without
     # a partition: no planned row matches, so it is inserted), one of the unpartitioned check
@@ -236,41 +241,32 @@ def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_pat
     assert [row[0] for row in found["planned"]["assets"]] == ['["daily_tiny"]', '["tiny"]']  # asset_key
 
 
-def _check_rows(storage) -> list[tuple]:  # noqa: ANN001
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as T
+def test_each_check_event_is_serialized_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster serializes a planned check once per partition's row and an evaluation twice (its log
+    row, its check row); here every check event is serialized once."""
+    from collections import Counter
 
-    query = (T.select().with_only_columns(T.c.asset_key, T.c.check_name, T.c.partition, T.c.run_id, T.c.execution_status,
-                                          T.c.evaluation_event, T.c.evaluation_event_timestamp, T.c.evaluation_event_storage_id)
-             .order_by(T.c.partition))
-    with storage.index_connection() as conn:
-        return [tuple(row) for row in conn.execute(query).fetchall()]
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log import sql_event_log
 
+    from tradingstation.resources import sqlite_storage
 
-def test_a_check_planned_over_a_range_is_stored_as_dagster_stores_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The planned rows of a range run (one per partition, the event serialized once here) equal the
-    rows Dagster's own SQLite storage writes for the same event."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    events = _events_of_two_runs(tmp_path, monkeypatch)
+    serialized: Counter = Counter()
+    for module in (sql_event_log, sqlite_storage):  # Dagster's log rows, this storage's check rows
+        def counting(value, *args, _serialize=module.serialize_value, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if isinstance(value, EventLogEntry):
+                serialized[id(value)] += 1
+            return _serialize(value, *args, **kwargs)
 
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    job = dg.Definitions(assets=[daily_tiny], asset_checks=[daily_tiny_check],
-                         jobs=[dg.define_asset_job("days", selection=[daily_tiny])]).resolve_job_def("days")
-    with runs.instance() as instance:
-        result = job.execute_in_process(instance=instance, tags={"dagster/asset_partition_range_start": "2026-01-05",
-                                                                 "dagster/asset_partition_range_end": "2026-01-24"})
-        assert result.success
-        (planned,) = [e for e in instance.all_logs(result.run_id)
-                      if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED]
-    assert len(planned.dagster_event.event_specific_data.partitions_subset.get_partition_keys()) == 20
-
-    ours = PooledSqliteEventLogStorage(str(tmp_path / "ours"))
-    theirs = SqliteEventLogStorage(str(tmp_path / "theirs"))
-    for storage in (ours, theirs):
-        storage.store_event(planned)
-    rows = _check_rows(ours)
-    assert [r[2] for r in rows] == [f"2026-01-{d:02d}" for d in range(5, 25)]  # a row per partition, planned
-    assert {r[4] for r in rows} == {"PLANNED"} and rows == _check_rows(theirs)
-    ours.dispose()
-    theirs.dispose()
+        monkeypatch.setattr(module, "serialize_value", counting)
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "counted"))
+    for event in events:
+        storage.store_event(event)
+    storage.dispose()
+    check_events = [e for e in events if e.dagster_event and e.dagster_event.event_type in
+                    (dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, dg.DagsterEventType.ASSET_CHECK_EVALUATION)]
+    assert len(check_events) == 25 and [serialized[id(e)] for e in check_events] == [1] * 25
 
 
 def test_an_events_serialization_is_reused_for_that_event_only(tmp_path: Path) -> None:

@@ -94,11 +94,11 @@ def _run_sessions(
     return stored[-1:], True
 
 
-# The latest materialization of each partition of a run, per (run, asset, partitions): a range run's
-# checks of one asset (four on daily_bars) share one fetch of its 250 materializations (0.05 s each,
-# mostly deserializing them). Only the latest run is kept. A partition materialized by another run
-# between two of these checks keeps the link to the one this run found first: the evaluation still
-# judges the lake as it reads it.
+# The latest materialization (from any run) of each of a run's partitions, per (run, asset,
+# partitions): a range run's checks of one asset (four on daily_bars) share one fetch of its 250
+# materializations (0.05 s each, mostly deserializing them). Only the latest run is kept. A
+# partition materialized by another run between two of these checks keeps the link to the one this
+# run found first: the evaluation still judges the lake as it reads it.
 _RUN_TARGETS: dict[tuple[str, dg.AssetKey, tuple[str, ...]], dict] = {}
 
 

@@ -97,7 +97,7 @@ def bar_integrity_by_day(bars: pl.DataFrame, days: Sequence[dt.date]) -> dict[dt
     details_by_day = {k[0]: v for k, v in details.partition_by("date", as_dict=True, maintain_order=True).items()}
     nothing = {"rows_checked": 0, **dict.fromkeys(names, 0), "symbols_checked": 0, "bad_rows": 0}
     return {
-        day: _findings(counted.get(day, nothing), names, details_by_day.get(day, details.clear()))
+        day: _findings(dict(counted.get(day, nothing)), names, details_by_day.get(day, details.clear()))
         for day in days
     }
 

@@ -3,9 +3,10 @@
 Each evaluator ``(lake, dataset, sessions) -> {session: Findings}`` reads what it needs from the
 lake in one call and applies the pure rules of :mod:`tradingstation.quality` (``bar_contract``,
 ``gaps``, ``steps``, ``coverage``) to every session in one pass (``bar_integrity_by_day``,
-``missing_sessions_by_day``, ``universe_coverage_by_day``; the regular-session rule session by
-session), each session's findings those it would have on its own; each rule vectorized over symbols. A session without a partition is a failed finding that says so. The
-Dagster adapters (``tradingstation.checks``) only turn findings into check results.
+``missing_sessions_by_day``, ``price_volume_steps_by_day``, ``universe_coverage_by_day``; the
+regular-session rule session by session), each session getting the findings it would have on its
+own; each rule vectorized over symbols. A session without a partition is a failed finding that
+says so. The Dagster adapters (``tradingstation.checks``) only turn findings into check results.
 """
 
 from __future__ import annotations

@@ -53,14 +53,13 @@ def price_volume_steps(
     max_price_step: float = MAX_PRICE_STEP,
     max_volume_step: float = MAX_VOLUME_STEP,
     price_step_with_volume: float = PRICE_STEP_WITH_VOLUME,
-    steps: pl.DataFrame | None = None,
 ) -> Findings:
     """Price steps above ``max_price_step`` (50 %), and volume steps above ``max_volume_step``
     (300 %) on a bar whose price also stepped more than ``price_step_with_volume`` (25 %).
 
     Between a symbol's bar and its previous bar (see :func:`step_table`). Only bars on
-    ``sessions`` are judged (all when None); earlier rows serve as the previous bar. ``steps``
-    (a :func:`step_table` computed once for many sessions) may stand in for ``daily``.
+    ``sessions`` are judged (all when None); earlier rows serve as the previous bar. Many sessions
+    judged one by one: :func:`price_volume_steps_by_day`.
 
     Why a volume step alone is no finding: four times yesterday's shares is ordinary market life
     (earnings, index rebalancing, news). On the real daily bars of the test suite (AAPL, GOOG,
@@ -74,7 +73,7 @@ def price_volume_steps(
     symbol. On the same real bars no bar does both (the largest price step with 4x volume, INTC
     on 2000-09-22, was 24 % on 5.4x the shares), nor does any of 99,692 synthetic steps.
     """
-    steps = step_table(daily) if steps is None else steps
+    steps = step_table(daily)
     if sessions is not None:
         steps = steps.filter(pl.col("date").is_in(pl.Series(list(sessions), dtype=pl.Date).implode()))
     limits = (max_price_step, max_volume_step, price_step_with_volume)
@@ -112,7 +111,8 @@ def price_volume_steps_by_day(
     flagged_by_day = {k[0]: v for k, v in flagged.partition_by("date", as_dict=True, maintain_order=True).items()}
     nothing = dict.fromkeys(("bars_checked", "symbols_checked", "price_steps", "volume_steps"), 0)
     return {
-        day: _findings(counted.get(day, nothing), flagged_by_day.get(day, flagged.clear()), *limits) for day in days
+        day: _findings(dict(counted.get(day, nothing)), flagged_by_day.get(day, flagged.clear()), *limits)
+        for day in days
     }
 
 
