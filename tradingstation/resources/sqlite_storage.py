@@ -24,8 +24,11 @@ per check on a 250-session backfill), here once. An evaluation: the update of it
 statement built at import with bound parameters (Dagster builds a new statement per evaluation, whose
 cache key SQLAlchemy then computes to find the compiled form), storing the string the event's own log
 row was just serialized to (Dagster serializes it twice). 1,000 evaluations of a range run, best of 3:
-Dagster's 1.77 s, the statement alone 1.57 s, both 1.44 s. The asset-key table's columns, which Dagster
-reflects before every asset event, are looked up until found, then remembered.
+Dagster's 1.77 s, the statement alone 1.57 s, both 1.44 s. An asset event's row in the asset-key
+table is updated first and inserted when missing (Dagster inserts first, so every event after an
+asset's first raised and caught an IntegrityError), and the table's columns, which Dagster reflects
+before every asset event, are looked up until found, then remembered: 250 materializations with
+their planned events, best of 3, 0.89 s -> 0.77 s -> 0.68 s.
 
 What stays as it was: every write is its own transaction (``conn.begin()``), committed before the
 context returns; the storages' own lock still serializes a process's access; other processes (the
@@ -60,7 +63,7 @@ from typing import Any, ContextManager
 
 import sqlalchemy as db
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -216,6 +219,23 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
         if found:
             self._asset_key_columns_found.add(column_name)
         return found
+
+    def _store_asset_event(self, conn: db.engine.Connection, event: EventLogEntry, event_id: int) -> None:
+        """Dagster's upsert of the asset's row (last materialization, last run), update first: Dagster
+        inserts first, so every asset event after an asset's first raised and caught an IntegrityError."""
+        asset_key = event.dagster_event.asset_key if event.dagster_event else None
+        if asset_key is None:
+            return
+        values = self._get_asset_entry_values(event, event_id, self._has_asset_key_index_cols_on_connection(conn))
+        if not values:
+            return
+        key = asset_key.to_string()
+        update = AssetKeyTable.update().values(**values).where(AssetKeyTable.c.asset_key == key)
+        if conn.execute(update).rowcount == 0:
+            try:
+                conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
+            except db.exc.IntegrityError:  # another process inserted it since
+                conn.execute(update)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
