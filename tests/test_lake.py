@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from tradingstation import lake as lake_module
-from tradingstation.core import schemas
+from tradingstation.core import calendar, schemas
 from tradingstation.core.errors import (
     LakeConfigError,
     LakeUnreachableError,
@@ -81,6 +81,37 @@ def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> 
         lake.write("daily_bars", "2025-11-25", bad)
     assert lake.read("daily_bars")["symbol"].to_list() == ["A"]
     assert len(list((tmp_path / "daily_bars" / "date=2025-11-25").iterdir())) == 1
+
+
+def test_a_failed_write_among_many_stops_the_writes_not_yet_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partitions are written a few at once: one that fails raises its error, the writes already
+    running end whole, the ones not yet started are not made, and no file is left half written."""
+    import time
+
+    days = [d.isoformat() for d in calendar.sessions_in_range("2025-11-03", "2025-11-20")]
+    failing = days[2]
+    publish = Lake._publish
+
+    def slow_or_failing(self: Lake, path: str, body: pl.DataFrame) -> int:
+        if f"date={failing}/" in path:
+            raise OSError(f"disk full while writing {failing}")
+        time.sleep(0.05)  # the others take a while: the failure comes while some are running
+        return publish(self, path, body)
+
+    monkeypatch.setattr(Lake, "_publish", slow_or_failing)
+    lake = Lake(str(tmp_path))
+    frame = daily_frame(days, ["AAPL", "MSFT"])
+    with pytest.raises(OSError, match=f"disk full while writing {failing}"):
+        lake.write_sessions("daily_bars", frame, days)
+    written = [d.isoformat() for d in lake.sessions("daily_bars")]
+    assert failing not in written and set(days[:2]) <= set(written)  # those before it were written
+    assert len(written) <= 2 + 2 * lake.files_at_once < len(days) - 1  # not the whole range after it
+    for day in written:  # each whole, as given
+        assert lake.read("daily_bars", sessions=[day]).sort("symbol").equals(
+            frame.filter(pl.col("date") == dt.date.fromisoformat(day)).sort("symbol"))
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_notebook_reads_with_plain_polars_and_duckdb(tmp_path: Path) -> None:

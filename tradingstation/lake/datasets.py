@@ -88,7 +88,8 @@ class Lake(KeyStore):
         """Write one partition per session from a frame with a ``date`` column.
 
         Every session named gets a file (an empty one when it has no rows); rows of sessions not
-        named are an error, so nothing is silently left out.
+        named are an error, so nothing is silently left out. The files are written a few at once
+        (:meth:`KeyStore.each`), each atomically; a failed one stops the writes not yet started.
         """
         days = sorted({calendar.session(s) for s in sessions})
         if "date" not in df.columns:
@@ -99,7 +100,7 @@ class Lake(KeyStore):
             raise ValueError(f"{dataset}: {extra.height} row(s) belong to sessions not being written: {bad}")
         parts = {key[0]: part for key, part in df.partition_by("date", as_dict=True).items()}
         empty = schemas.empty(schemas.dataset(dataset).schema)
-        return [self.write(dataset, day, parts.get(day, empty)) for day in days]
+        return self.each(lambda day: self.write(dataset, day, parts.get(day, empty)), days)
 
     def _publish(self, path: str, body: pl.DataFrame) -> int:
         """Serialize ``body`` in memory, then hand it to the one atomic writer."""

@@ -13,10 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import polars as pl
@@ -36,6 +39,10 @@ ENV_REGION = "TRADINGSTATION_S3_REGION"
 SINGLE_PUT_BYTES = 8 * 2**20
 # The name of a temp file of KeyStore._write_atomic: .<name>.<uuid4 hex>.tmp beside its target.
 TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+S3_FILES_AT_ONCE = 8  # S3 requests in flight when many files are read or written (each waits on the network)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ class KeyStore:
         self.endpoint_url = endpoint_url or None
         self.region = region or None
         self._fs, self._base = _filesystem(self.root, self.endpoint_url, self.region)
-        self._boto = None  # the boto3 client of single-PUT writes, made on first use
+        self._boto = None  # the boto3 client of single-PUT writes, made on first use (by one thread)
+        self._boto_lock = threading.Lock()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ):  # -> Self
@@ -102,6 +110,33 @@ class KeyStore:
     @property
     def is_s3(self) -> bool:
         return isinstance(self._fs, pafs.S3FileSystem)
+
+    @property
+    def files_at_once(self) -> int:
+        """How many files :meth:`each` handles at once: on S3 each request mostly waits on the network;
+        a local file's time goes to encoding or decoding it, so one per core this process may use
+        (more only contend for Python's lock: on 2 cores, verify of the 645 files of a ``make run`` lake
+        took 0.82-1.18 s 8 at a time, 0.66 s 2 at a time; 199 daily partitions were written in 0.39 s
+        one at a time, 0.30 s 2 at a time, and on a local S3 server 3.1 s and 1.75 s 8 at a time)."""
+        if self.is_s3:
+            return S3_FILES_AT_ONCE
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return min(S3_FILES_AT_ONCE, cores or 1)
+
+    def each(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``[work(item) for item in items]``, :attr:`files_at_once` of them at a time, results in order.
+        The first failure (in order) is raised once the calls already running have ended; calls not
+        yet started are not made, as if one at a time had stopped there (each write is atomic on its own)."""
+        if len(items) < 2 or self.files_at_once < 2:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.files_at_once, len(items))) as pool:
+            futures = [pool.submit(work, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     def __repr__(self) -> str:
         return redact(f"{type(self).__name__}({self.root!r}" + (
@@ -202,8 +237,9 @@ class KeyStore:
         not at all, and an interrupted PUT leaves nothing behind (S3 takes up to 5 GB in one PUT).
         For a body of several upload parts it was the faster way: 33 MB in 0.16 s against 0.32 to
         0.48 s by pyarrow's multipart upload of the same buffer, on a local S3 server (moto)."""
-        if self._boto is None:
-            self._boto = self._s3_client()
+        with self._boto_lock:  # partitions are written from a few threads at once (each)
+            if self._boto is None:
+                self._boto = self._s3_client()
         bucket, _, key = path.partition("/")
         with _boto_errors():
             self._boto.put_object(Bucket=bucket, Key=key, Body=bytes(data))
@@ -258,7 +294,8 @@ class KeyStore:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        # A session of its own: boto3's default session may not be used from several threads at once.
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             region_name=self.region or "us-east-1",

@@ -10,7 +10,7 @@ the file in its dataset's sort order (every write leaves it so) and, for the bar
 contract (:func:`tradingstation.quality.bar_contract.bar_integrity`: OHLC order, positive finite
 prices, volume >= 0, no duplicate (symbol, ts), each bar on its partition's New York date).
 
-:func:`check_files` runs it on many files, a few at once (:func:`readers`); ``check_partition`` and
+:func:`check_files` runs it on many files, a few at once (``Lake.each``); ``check_partition`` and
 ``damaged_partitions`` apply it to some sessions of one dataset (health's data check, the bar
 assets before they replace a partition). A damaged file is a :class:`FileCheck` with a
 ``problem``; storage errors propagate. :class:`Issue` is how verify and the gap report name a
@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -35,20 +33,6 @@ from tradingstation.core import calendar, schemas
 from tradingstation.lake import FILE_NAME, Lake
 from tradingstation.maintenance.retention import BAR_DATASETS
 from tradingstation.quality.bar_contract import bar_integrity
-
-S3_READERS = 8  # files checked at once on S3: each read mostly waits on the network
-
-
-def readers(lake: Lake) -> int:
-    """Files checked at once: on S3 the reads wait on the network; a local file is read at once and
-    the time goes to decoding, so one reader per core this process may use (more only contend for
-    the GIL: on 2 cores, the 645 files of a ``make run`` lake took 0.82-1.18 s with 8 readers, 0.66 s
-    with 2)."""
-    if lake.is_s3:
-        return S3_READERS
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(S3_READERS, cores or 1)
-
 
 @dataclass(frozen=True)
 class Issue:
@@ -150,17 +134,19 @@ def _content_problem(table: pa.Table, contract: schemas.Dataset, day: dt.date) -
 
 
 def check_file(
-    lake: Lake, key: str, contract: schemas.Dataset, day: dt.date, *, deep: bool = False, symbols: bool = False
+    lake: Lake, key: str, contract: schemas.Dataset, day: dt.date, *, deep: bool = False, symbols: bool = False,
+    decode_threads: bool = True,
 ) -> FileCheck:
     """Read one partition file whole and check it (see the module doc); ``symbols`` keeps its distinct
-    symbols. Storage errors (unreachable, refused) propagate: they are not the file's damage."""
+    symbols. Storage errors (unreachable, refused) propagate: they are not the file's damage.
+    ``decode_threads=False`` when files are checked a few at once already (faster for small files)."""
     try:
         data = lake.read_bytes(key)
     except FileNotFoundError:
         return FileCheck(key, day, "the file disappeared while the lake was checked")
     try:
         parquet = pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True)
-        table = parquet.read()
+        table = parquet.read(use_threads=decode_threads)
     except (pa.ArrowException, OSError, ValueError) as exc:
         return FileCheck(key, day, f"unreadable Parquet file ({_first_line(exc)})")
     problem = _schema_problem(parquet.schema_arrow, contract.name) or _statistics_problem(parquet, table)
@@ -177,12 +163,9 @@ def check_files(
 
     def one(job: tuple[schemas.Dataset, dt.date, str]) -> FileCheck:
         contract, day, key = job
-        return check_file(lake, key, contract, day, deep=deep, symbols=symbols)
+        return check_file(lake, key, contract, day, deep=deep, symbols=symbols, decode_threads=len(jobs) < 2)
 
-    if len(jobs) < 2:
-        return [one(job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=min(readers(lake), len(jobs))) as pool:
-        return list(pool.map(one, jobs))
+    return lake.each(one, jobs)
 
 
 def partition_key(dataset: str, day: dt.date) -> str:
