@@ -51,6 +51,9 @@ new local instance; PostgreSQL instances use ``dagster-postgres``, untouched)::
         class: PooledSqliteStorage
         config:
           base_dir: {env: DAGSTER_HOME}
+
+Longer than ~300 lines: each override sits beside the Dagster behaviour it keeps, in the one class
+Dagster instantiates, and the replay test holds them all to Dagster's tables.
 """
 
 from __future__ import annotations
