@@ -95,3 +95,24 @@ def test_a_broken_first_copy_does_not_cost_the_good_duplicate() -> None:
     checked = schemas.validate_bars(raw([{"low": 10.2, "volume": 1.0}, {"volume": 2.0}, {"volume": 3.0}]), intraday=True)
     assert checked.bars["volume"].to_list() == [2]
     assert checked.quarantined_by_reason == {"OHLC out of order (low <= open, close <= high broken)": 1, "duplicate (symbol, ts)": 1}
+
+
+def test_a_bar_without_a_timestamp_is_quarantined_under_the_first_session_being_written() -> None:
+    """One row without a time in a fetch for named sessions (every bar asset names them) is filed,
+    not fatal: it used to stop the whole fetch with an out-of-bounds error."""
+    rows = [{}, {"ts": None}, {"symbol": None}, {"ts": OPEN + dt.timedelta(minutes=1)}]
+    checked = schemas.validate_bars(raw(rows), intraday=True, sessions=["2025-11-26", "2025-11-28"])
+    assert checked.bars.height == 2
+    assert checked.quarantined_by_reason == {"missing symbol or timestamp": 2}
+    assert sorted(checked.quarantine["date"].to_list()) == [dt.date(2025, 11, 26), dt.date(2025, 11, 28)]
+
+
+def test_bars_of_a_session_before_the_requested_ones_are_quarantined_not_fatal() -> None:
+    """A source that also returns the day before the range (it happens): those bars are filed under
+    the first session being written; this used to stop the fetch (an unsigned 0 - 1)."""
+    before = calendar.session_open("2025-11-26")
+    checked = schemas.validate_bars(raw([{}, {"ts": before, "symbol": "EARLY"}]), intraday=False,
+                                    sessions=["2025-11-28", "2025-12-01"])
+    assert checked.bars["symbol"].to_list() == ["AAPL"]
+    assert checked.quarantined_by_reason == {"outside the requested sessions": 1}
+    assert checked.quarantine["date"].to_list() == [dt.date(2025, 11, 28)]

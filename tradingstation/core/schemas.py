@@ -298,7 +298,9 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
         # A row of another day is filed under the nearest requested session (the latest before it,
         # else the first), so it is stored and counted in a partition this run writes.
         ordered = wanted.unique().sort()
-        nearest = ordered.gather((ordered.search_sorted(quarantine["date"], side="right") - 1).clip(lower_bound=0))
+        days = quarantine["date"].fill_null(ordered[0])
+        before = ordered.search_sorted(days, side="right").cast(pl.Int64) - 1  # unsigned, 0 - 1 wrapped around
+        nearest = ordered.gather(before.clip(lower_bound=0))
         quarantine = quarantine.with_columns(
             date=pl.when(pl.col("date").is_in(ordered.implode())).then(pl.col("date")).otherwise(pl.lit(nearest))
         )
