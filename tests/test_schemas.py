@@ -97,6 +97,35 @@ def test_a_broken_first_copy_does_not_cost_the_good_duplicate() -> None:
     assert checked.quarantined_by_reason == {"OHLC out of order (low <= open, close <= high broken)": 1, "duplicate (symbol, ts)": 1}
 
 
+def test_many_copies_in_any_order_keep_each_groups_first_sound_row() -> None:
+    """Against a plain reference: per (symbol, ts), the first row (in the source's order) that breaks
+    no other rule is kept; every later sound copy is a quarantined duplicate; the bars come back in
+    symbol, ts order and the quarantine in the source's order."""
+    import random
+
+    rng = random.Random(4)
+    rows = []
+    for i in range(600):
+        row = {"symbol": rng.choice(["AAPL", "MSFT", "NVDA", "BRK.B"]), "ts": OPEN + dt.timedelta(minutes=rng.randrange(40)),
+               "volume": float(i)}
+        if rng.random() < 0.15:
+            row["low"] = 10.8  # above the open: OHLC out of order
+        rows.append(row)
+    checked = schemas.validate_bars(raw(rows), intraday=True)
+    kept, duplicates, broken = {}, [], []
+    for row in rows:
+        if "low" in row:
+            broken.append(row["volume"])
+        elif (row["symbol"], row["ts"]) in kept:
+            duplicates.append(row["volume"])
+        else:
+            kept[(row["symbol"], row["ts"])] = row["volume"]
+    assert checked.bars.select("symbol", "ts", "volume").rows() == [(s, t, v) for (s, t), v in sorted(kept.items())]
+    assert checked.quarantine["volume"].to_list() == sorted(duplicates + broken)  # volume = the row's position
+    assert checked.quarantined_by_reason == {"OHLC out of order (low <= open, close <= high broken)": len(broken),
+                                             "duplicate (symbol, ts)": len(duplicates)}
+
+
 def test_a_bar_without_a_timestamp_is_quarantined_under_the_first_session_being_written() -> None:
     """One row without a time in a fetch for named sessions (every bar asset names them) is filed,
     not fatal: it used to stop the whole fetch with an out-of-bounds error."""

@@ -276,11 +276,14 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
     )
     df = df.with_columns(reason=reason)
     # Among the rows that pass every other rule, the first of a (symbol, ts) group is kept and the
-    # rest quarantined: a broken first copy never costs the good one.
-    duplicate = pl.col("reason").is_null() & ~pl.struct("symbol", "ts").is_first_distinct().over(pl.col("reason").is_null())
-    df = df.with_columns(reason=pl.when(duplicate).then(pl.lit("duplicate (symbol, ts)")).otherwise("reason"))
-    quarantine = df.filter(pl.col("reason").is_not_null()).sort("_row")
-    good = df.filter(pl.col("reason").is_null())
+    # rest quarantined: a broken first copy never costs the good one. Found in the (symbol, ts, row)
+    # order the bars are returned in anyway: a copy follows the first of its group.
+    passed = df.filter(pl.col("reason").is_null()).sort("symbol", "ts", "_row")
+    copy = (pl.col("symbol") == pl.col("symbol").shift()) & (pl.col("ts") == pl.col("ts").shift())
+    passed = passed.with_columns(reason=pl.when(copy).then(pl.lit("duplicate (symbol, ts)")))
+    good = passed.filter(pl.col("reason").is_null())
+    broken = pl.concat([df.filter(pl.col("reason").is_not_null()), passed.filter(pl.col("reason").is_not_null())])
+    quarantine = broken.sort("_row")
     if intraday:
         good = good.with_columns(
             session=pl.when(pl.col("ts") < pl.col("s_open"))
@@ -296,7 +299,8 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
     quarantine = quarantine.with_columns(date=pl.coalesce("date", "_ny_date"))
     if sessions is not None and quarantine.height and wanted.len():
         # A row of another day is filed under the nearest requested session (the latest before it,
-        # else the first), so it is stored and counted in a partition this run writes.
+        # else the first; a row without a timestamp has no day: the first), so it is stored and
+        # counted in a partition this run writes.
         ordered = wanted.unique().sort()
         days = quarantine["date"].fill_null(ordered[0])
         before = ordered.search_sorted(days, side="right").cast(pl.Int64) - 1  # unsigned, 0 - 1 wrapped around
@@ -305,6 +309,6 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
             date=pl.when(pl.col("date").is_in(ordered.implode())).then(pl.col("date")).otherwise(pl.lit(nearest))
         )
     quarantine = quarantine.select(QUARANTINE.names())
-    return Validated(bars.sort("symbol", "ts"), conform(quarantine, QUARANTINE, what="quarantine"))
+    return Validated(bars, conform(quarantine, QUARANTINE, what="quarantine"))  # bars in symbol, ts order
 
 
