@@ -83,31 +83,34 @@ def test_failed_write_leaves_the_old_file_and_no_partial_one(tmp_path: Path) -> 
     assert len(list((tmp_path / "daily_bars" / "date=2025-11-25").iterdir())) == 1
 
 
+@pytest.mark.parametrize("failing_at, slow_at", [(2, None), (1, 0)])  # among equals; behind a slow first write
 def test_a_failed_write_among_many_stops_the_writes_not_yet_started(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    failing_at: int, slow_at: int | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Partitions are written a few at once: one that fails raises its error, the writes already
-    running end whole, the ones not yet started are not made, and no file is left half written."""
+    """Partitions are written two at once here: one that fails raises its error, the writes already
+    running end whole, the ones not yet started are not made (also while an earlier, slower write is
+    still running), and no file is left half written."""
     import time
 
     days = [d.isoformat() for d in calendar.sessions_in_range("2025-11-03", "2025-11-20")]
-    failing = days[2]
+    failing, slow = days[failing_at], (days[slow_at] if slow_at is not None else None)
     publish = Lake._publish
 
     def slow_or_failing(self: Lake, path: str, body: pl.DataFrame) -> int:
         if f"date={failing}/" in path:
             raise OSError(f"disk full while writing {failing}")
-        time.sleep(0.05)  # the others take a while: the failure comes while some are running
+        time.sleep(1.0 if slow and f"date={slow}/" in path else 0.05)
         return publish(self, path, body)
 
     monkeypatch.setattr(Lake, "_publish", slow_or_failing)
+    monkeypatch.setattr(Lake, "files_at_once", property(lambda self: 2))
     lake = Lake(str(tmp_path))
     frame = daily_frame(days, ["AAPL", "MSFT"])
     with pytest.raises(OSError, match=f"disk full while writing {failing}"):
         lake.write_sessions("daily_bars", frame, days)
     written = [d.isoformat() for d in lake.sessions("daily_bars")]
-    assert failing not in written and set(days[:2]) <= set(written)  # those before it were written
-    assert len(written) <= 2 + 2 * lake.files_at_once < len(days) - 1  # not the whole range after it
+    assert failing not in written and set(days[:failing_at]) <= set(written)  # those before it were written
+    assert len(written) <= failing_at + 2  # at most the write running beside it and one more: not the rest
     for day in written:  # each whole, as given
         assert lake.read("daily_bars", sessions=[day]).sort("symbol").equals(
             frame.filter(pl.col("date") == dt.date.fromisoformat(day)).sort("symbol"))
@@ -301,3 +304,44 @@ def test_a_large_s3_body_to_a_missing_bucket_is_named(
     lake = Lake(f"s3://no-such-bucket-{s3_env}/lake", endpoint_url=s3_endpoint)
     with pytest.raises(LakeConfigError, match="bucket"):
         lake.write("intraday_1m", "2025-11-25", minute_frame("2025-11-25", ["AAPL"]))
+
+
+_INTERRUPTED_WRITES = """
+import os, signal, sys, threading, time
+import polars as pl  # polars sets SA_RESTART on SIGINT: an untimed wait would not see Ctrl-C
+from tradingstation.core import calendar
+from tradingstation.lake import Lake
+sys.path.insert(0, sys.argv[2])
+from lake_data import daily_frame
+
+days = [d.isoformat() for d in calendar.sessions_in_range("2025-05-01", "2025-11-20")]
+started = []
+publish = Lake._publish
+
+def slow(self, path, body):
+    started.append(path)
+    time.sleep(2.0 if len(started) == 2 else 0.05)  # the second write hangs a while
+    return publish(self, path, body)
+
+Lake._publish = slow
+Lake.files_at_once = property(lambda self: 4)
+threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    Lake(sys.argv[1]).write_sessions("daily_bars", daily_frame(days, ["AAPL"]), days)
+except KeyboardInterrupt:
+    print(len(started), len(days))
+"""
+
+
+def test_an_interrupt_stops_the_writes_not_yet_started(tmp_path: Path) -> None:
+    """Ctrl-C (or a run's termination) while a range is written: the writes running end whole, no
+    new one starts; before, the wait on a slow write hid the interrupt until it ended."""
+    import subprocess
+    import sys
+
+    tests = Path(__file__).parent
+    out = subprocess.run([sys.executable, "-c", _INTERRUPTED_WRITES, str(tmp_path / "lake"), str(tests)],
+                         capture_output=True, text=True, timeout=60)
+    started, total = map(int, out.stdout.split())
+    assert total > 120 and started < total // 2, (started, total, out.stderr[-2000:])  # the rest never started
+    assert not [p for p in (tmp_path / "lake").rglob("*") if p.name.endswith(".tmp")]

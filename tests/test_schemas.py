@@ -145,3 +145,9 @@ def test_bars_of_a_session_before_the_requested_ones_are_quarantined_not_fatal()
     assert checked.bars["symbol"].to_list() == ["AAPL"]
     assert checked.quarantined_by_reason == {"outside the requested sessions": 1}
     assert checked.quarantine["date"].to_list() == [dt.date(2025, 11, 28)]
+
+
+@pytest.mark.parametrize("sessions", [None, ["2025-11-28"]])
+def test_a_fetch_whose_rows_all_lack_a_timestamp_is_all_quarantined(sessions: list[str] | None) -> None:
+    checked = schemas.validate_bars(raw([{"ts": None}, {"ts": None, "symbol": "MSFT"}]), intraday=True, sessions=sessions)
+    assert checked.bars.height == 0 and checked.quarantined_by_reason == {"missing symbol or timestamp": 2}

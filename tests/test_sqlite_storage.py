@@ -204,7 +204,8 @@ def _replayed(storage, events) -> dict[str, list[tuple]]:  # noqa: ANN001
 
 
 def _events_of_two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list:
-    """The events of a range run of ``daily_tiny`` (20 days) with its two checks, then of ``tiny``'s run."""
+    """The events of a range run of ``daily_tiny`` (20 days) with its two checks, of ``tiny``'s run, and
+    two reported outside a run."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     checks = [daily_tiny_check, daily_tiny_fails_on_the_tenth, tiny_check]
     defs = dg.Definitions(assets=[daily_tiny, tiny], asset_checks=checks,
@@ -214,7 +215,10 @@ def _events_of_two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list
             instance=instance, raise_on_error=False,
             tags={"dagster/asset_partition_range_start": "2026-01-05", "dagster/asset_partition_range_end": "2026-01-24"})
         one = defs.resolve_job_def("one").execute_in_process(instance=instance, raise_on_error=False)
-        return [e for r in (days, one) for e in instance.all_logs(r.run_id)]
+        # and reported outside any run: an observation, then a materialization of an asset seen before
+        instance.report_runless_asset_event(dg.AssetObservation(asset_key="daily_tiny", metadata={"rows": 3}))
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="tiny", description="by hand"))
+        return [e for r in (days.run_id, one.run_id, "") for e in instance.all_logs(r)]
 
 
 def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -240,8 +240,11 @@ def validate_bars(raw: pl.DataFrame, *, intraday: bool, sessions: Iterable | Non
         bars_schema = INTRADAY_BARS if intraday else DAILY_BARS
         return Validated(empty(bars_schema), empty(QUARANTINE))
 
-    ts_min, ts_max = raw["ts"].min(), raw["ts"].max()
-    frame = calendar.session_frame(calendar.to_date(ts_min) - dt.timedelta(days=1), calendar.to_date(ts_max) + dt.timedelta(days=1)
+    timed = raw["ts"].drop_nulls()  # a row without a time joins no session (it is quarantined below)
+    first = last = calendar.today_ny()
+    if timed.len():
+        first, last = calendar.to_date(timed.min()), calendar.to_date(timed.max())
+    frame = calendar.session_frame(first - dt.timedelta(days=1), last + dt.timedelta(days=1)
     ).rename(lambda c: c if c == "date" else f"s_{c}")
     wanted = pl.Series("date", [], dtype=pl.Date)
     if sessions is not None:

@@ -16,7 +16,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -125,18 +125,24 @@ class KeyStore:
 
     def each(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``[work(item) for item in items]``, :attr:`files_at_once` of them at a time, results in order.
-        The first failure (in order) is raised once the calls already running have ended; calls not
-        yet started are not made, as if one at a time had stopped there (each write is atomic on its own)."""
+        On the first failure the calls not yet started are not made; those running end (each write
+        is atomic on its own), then the first failure in ``items``' order is raised, as a loop would
+        raise it. The wait is in short slices, so an interrupt (Ctrl-C, a run's termination) is seen
+        at once rather than when the running call ends."""
         if len(items) < 2 or self.files_at_once < 2:
             return [work(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self.files_at_once, len(items))) as pool:
             futures = [pool.submit(work, item) for item in items]
             try:
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
+                pending: set = set(futures)
+                while pending:
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                    if any(f.exception() is not None for f in done):
+                        break
+            finally:
+                for future in futures:  # those not started yet (after a failure or an interrupt)
                     future.cancel()
-                raise
+            return [future.result() for future in futures]
 
     def __repr__(self) -> str:
         return redact(f"{type(self).__name__}({self.root!r}" + (

@@ -163,7 +163,9 @@ def check_files(
 
     def one(job: tuple[schemas.Dataset, dt.date, str]) -> FileCheck:
         contract, day, key = job
-        return check_file(lake, key, contract, day, deep=deep, symbols=symbols, decode_threads=len(jobs) < 2)
+        return check_file(lake, key, contract, day, deep=deep, symbols=symbols, decode_threads=alone)
+
+    alone = len(jobs) < 2 or lake.files_at_once < 2  # otherwise the files are decoded a few at once
 
     return lake.each(one, jobs)
 

@@ -237,8 +237,8 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
         if conn.execute(update).rowcount == 0:
             try:
                 conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
-            except db.exc.IntegrityError:  # another process inserted it since
-                conn.execute(update)
+            except db.exc.IntegrityError:  # Dagster's fallback, kept; SQLite's write lock, held since
+                conn.execute(update)  # the update, leaves no other writer a moment to insert the row
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
