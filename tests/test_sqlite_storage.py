@@ -193,12 +193,20 @@ def _rows(storage, table) -> list[tuple]:  # noqa: ANN001
 
 def _replayed(storage, events) -> dict[str, list[tuple]]:  # noqa: ANN001
     """Each run's events stored in ``storage`` in order, then its index tables (ids left out)."""
-    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable, SqlEventLogStorageTable
+    from dagster._core.storage.event_log.schema import (
+        AssetCheckExecutionsTable,
+        AssetEventTagsTable,
+        AssetKeyTable,
+        SqlEventLogStorageTable,
+    )
 
     for event in events:
         storage.store_event(event)
     out = {"checks": _rows(storage, AssetCheckExecutionsTable), "events": _rows(storage, SqlEventLogStorageTable),
-           "assets": _rows(storage, AssetKeyTable)}
+           "assets": _rows(storage, AssetKeyTable), "tags": _rows(storage, AssetEventTagsTable)}
+    with storage.run_connection(events[0].run_id) as conn:  # the run's own shard too
+        out["run"] = [tuple(r) for r in conn.execute(SqlEventLogStorageTable.select().with_only_columns(
+            *[c for c in SqlEventLogStorageTable.columns if c.name != "id"]).order_by(SqlEventLogStorageTable.c.id))]
     storage.dispose()
     return out
 
@@ -222,8 +230,9 @@ def _events_of_two_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list
 
 
 def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The index tables this storage writes by its own statements (a range's planned check rows, each
-    evaluation's update, the insert when no row was planned; the asset keys, their columns found once)
+    """The tables this storage writes by its own statements (every event's rows in its run's shard and
+    the index; a range's planned check rows, each evaluation's update, the insert when no row was
+    planned; the asset keys, updated first, their columns found once; the asset events' tags)
     equal those Dagster's SQLite storage writes for the same events: partitioned and not, passed and
     failed, tied to a materialization."""
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -241,7 +250,7 @@ def test_a_runs_asset_and_check_events_are_stored_as_dagster_stores_them(tmp_pat
         assert found[name] == _replayed(SqliteEventLogStorage(str(tmp_path / f"theirs-{name}")), replay), name
     statuses = [row[4] for row in found["planned"]["checks"]]  # execution_status
     assert (statuses.count("PLANNED"), statuses.count("SUCCEEDED"), statuses.count("FAILED")) == (20, 20, 2)
-    assert len(found["unplanned"]["checks"]) == 22
+    assert len(found["unplanned"]["checks"]) == 22 and found["planned"]["tags"] and found["planned"]["run"]
     assert [row[0] for row in found["planned"]["assets"]] == ['["daily_tiny"]', '["tiny"]']  # asset_key
 
 

@@ -24,7 +24,8 @@ per check on a 250-session backfill), here once. An evaluation: the update of it
 statement built at import with bound parameters (Dagster builds a new statement per evaluation, whose
 cache key SQLAlchemy then computes to find the compiled form), storing the string the event's own log
 row was just serialized to (Dagster serializes it twice). 1,000 evaluations of a range run, best of 3:
-Dagster's 1.77 s, the statement alone 1.57 s, both 1.44 s. An asset event's row in the asset-key
+Dagster's 1.77 s, the statement alone 1.57 s, both 1.44 s. Every event's rows in the run's shard and
+the index are inserted by one statement built at import (``store_event``). An asset event's row in the asset-key
 table is updated first and inserted when missing (Dagster inserts first, so every event after an
 asset's first raised and caught an IntegrityError), and the table's columns, which Dagster reflects
 before every asset event, are looked up until found, then remembered: 250 materializations with
@@ -66,7 +67,9 @@ from typing import Any, ContextManager
 
 import sqlalchemy as db
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, AssetKeyTable, SqlEventLogStorageTable
+
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -115,6 +118,7 @@ def _update_evaluation(partition_is_null: bool) -> db.sql.Update:
     )
 
 
+_INSERT_EVENT = SqlEventLogStorageTable.insert()
 _UPDATE_EVALUATION = {False: _update_evaluation(False), True: _update_evaluation(True)}
 
 
@@ -239,6 +243,28 @@ class PooledSqliteEventLogStorage(_KeepsEngines, SqliteEventLogStorage):
                 conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
             except db.exc.IntegrityError:  # Dagster's fallback, kept; SQLite's write lock, held since
                 conn.execute(update)  # the update, leaves no other writer a moment to insert the row
+
+    def store_event(self, event: EventLogEntry) -> None:
+        """Dagster's ``store_event`` (the run's shard; asset, check and run-status events mirrored in
+        the index), each row inserted by one statement built at import with the row as parameters:
+        Dagster builds an insert with the row's values per event and SQLAlchemy then computes its
+        cache key for each of the two shards (1,000 evaluations: 1.57 s -> 1.40 s)."""
+        row = self._event_to_row(event)
+        with self.run_connection(event.run_id) as conn:
+            conn.execute(_INSERT_EVENT, row)
+        kind = event.dagster_event_type if event.is_dagster_event else None
+        if kind in ASSET_EVENTS:
+            with self.index_transaction() as conn:
+                event_id = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
+                self._store_asset_event_tags(conn, [event], [event_id])
+                self._store_asset_event(conn, event, event_id)
+        if kind in ASSET_CHECK_EVENTS:
+            with self.index_connection() as conn:
+                event_id = conn.execute(_INSERT_EVENT, row).inserted_primary_key[0]
+            self.store_asset_check_event(event, event_id)
+        if kind in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
+            with self.index_connection() as conn:
+                conn.execute(_INSERT_EVENT, row)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
