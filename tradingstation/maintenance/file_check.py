@@ -161,11 +161,11 @@ def check_files(
 ) -> list[FileCheck]:
     """``check_file`` for each (contract, session, key), a few at once; results in the order given."""
 
+    alone = len(jobs) < 2 or lake.files_at_once < 2  # otherwise the files are decoded a few at once
+
     def one(job: tuple[schemas.Dataset, dt.date, str]) -> FileCheck:
         contract, day, key = job
         return check_file(lake, key, contract, day, deep=deep, symbols=symbols, decode_threads=alone)
-
-    alone = len(jobs) < 2 or lake.files_at_once < 2  # otherwise the files are decoded a few at once
 
     return lake.each(one, jobs)
 

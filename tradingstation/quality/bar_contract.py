@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tradingstation.core import calendar
-from tradingstation.quality.findings import Findings, listed, make_findings
+from tradingstation.quality.findings import Findings, judge_by_day, listed, make_findings
 
 _PRICES = ("open", "high", "low", "close")
 _VIOLATIONS: dict[str, pl.Expr] = {
@@ -92,14 +92,8 @@ def bar_integrity_by_day(bars: pl.DataFrame, days: Sequence[dt.date]) -> dict[dt
         pl.col("symbol").n_unique().alias("symbols_checked"),
         pl.any_horizontal(*names).sum().alias("bad_rows"),
     )
-    counted = {row.pop("date"): {k: int(v) for k, v in row.items()} for row in per_day.iter_rows(named=True)}
     details = _details(flagged.filter(pl.any_horizontal(*names)), names, by=["date"])
-    details_by_day = {k[0]: v for k, v in details.partition_by("date", as_dict=True, maintain_order=True).items()}
-    nothing = {"rows_checked": 0, **dict.fromkeys(names, 0), "symbols_checked": 0, "bad_rows": 0}
-    return {
-        day: _findings(dict(counted.get(day, nothing)), names, details_by_day.get(day, details.clear()))
-        for day in days
-    }
+    return judge_by_day(per_day, details, days, lambda counts, found: _findings(counts, names, found))
 
 
 MAX_EXCLUDED_SHARE = 0.05  # above 5% of the loaded bars broken, the data is not worth screening

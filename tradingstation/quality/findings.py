@@ -3,12 +3,14 @@
 Each rule of ``bar_contract``, ``gaps``, ``steps`` and ``coverage`` returns a :class:`Findings`:
 passed or not, counts, the offending symbols (at most ``MAX_LISTED`` named, all counted), a
 sentence saying what was found, and a small ``details`` frame (one row per problem, at most
-``MAX_LISTED``) for the UI. Pure data, no Dagster.
+``MAX_LISTED``) for the UI. Pure data, no Dagster. A rule judged for many sessions in one pass
+hands its per-day counts and rows to :func:`judge_by_day`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -64,3 +66,18 @@ def sessions_by_symbol(rows: pl.DataFrame, listed_as: str, counted_as: str) -> p
         .agg(pl.col("date").sort().cast(pl.String).str.join(", ").alias(listed_as), pl.len().alias(counted_as))
         .sort([counted_as, "symbol"], descending=[True, False])
     )
+
+
+def judge_by_day(
+    counts: pl.DataFrame,
+    rows: pl.DataFrame,
+    days: Sequence[dt.date],
+    judge: Callable[[dict[str, int], pl.DataFrame], Findings],
+) -> dict[dt.date, Findings]:
+    """``judge`` of each of ``days`` from a rule computed once for all of them: the day's row of
+    ``counts`` (a group-by on ``date``; a day without one counts 0 in every column) and its rows of
+    ``rows`` (in their order; none: an empty frame). Each day gets counts of its own."""
+    counted = {row.pop("date"): {k: int(v) for k, v in row.items()} for row in counts.iter_rows(named=True)}
+    zero = dict.fromkeys((c for c in counts.columns if c != "date"), 0)
+    by_day = {k[0]: v for k, v in rows.partition_by("date", as_dict=True, maintain_order=True).items()}
+    return {day: judge(dict(counted.get(day, zero)), by_day.get(day, rows.clear())) for day in days}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from tradingstation.quality.findings import Findings, listed, make_findings
+from tradingstation.quality.findings import Findings, judge_by_day, listed, make_findings
 
 
 def step_table(daily: pl.DataFrame) -> pl.DataFrame:
@@ -106,14 +106,8 @@ def price_volume_steps_by_day(
         price_steps=big_price.fill_null(False).sum(),
         volume_steps=big_volume.fill_null(False).sum(),
     )
-    counted = {row.pop("date"): {k: int(v) for k, v in row.items()} for row in per_day.iter_rows(named=True)}
     flagged = _flagged(steps, *limits)
-    flagged_by_day = {k[0]: v for k, v in flagged.partition_by("date", as_dict=True, maintain_order=True).items()}
-    nothing = dict.fromkeys(("bars_checked", "symbols_checked", "price_steps", "volume_steps"), 0)
-    return {
-        day: _findings(dict(counted.get(day, nothing)), flagged_by_day.get(day, flagged.clear()), *limits)
-        for day in days
-    }
+    return judge_by_day(per_day, flagged, days, lambda counts, found: _findings(counts, found, *limits))
 
 
 def _step_flags(max_price_step: float, max_volume_step: float, price_step_with_volume: float) -> tuple[pl.Expr, pl.Expr]:
